@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// `npm test`: the whole suite, on a clean checkout, with nothing installed by hand.
+// Type-checks, builds, then runs every test file with node:test. Exits non-zero on any failure.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const started = Date.now();
+
+function step(title, command, args, options = {}) {
+  const t0 = Date.now();
+  process.stdout.write(`\n▶ ${title}\n`);
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options });
+  const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+  if (result.status !== 0) {
+    process.stdout.write(`✖ ${title} failed after ${seconds} s\n`);
+    process.exit(result.status ?? 1);
+  }
+  process.stdout.write(`✔ ${title} (${seconds} s)\n`);
+}
+
+function testFiles(dir) {
+  const out = [];
+  for (const name of readdirSync(join(root, dir)).sort()) {
+    const path = join(root, dir, name);
+    if (statSync(path).isDirectory()) out.push(...testFiles(join(dir, name)));
+    else if (name.endsWith('.test.ts')) out.push(relative(root, path));
+  }
+  return out;
+}
+
+// A filter, e.g. `npm test -- limiter`, runs only the matching test files.
+const filter = process.argv[2];
+const pick = (files) => (filter === undefined ? files : files.filter((f) => f.includes(filter)));
+const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
+
+step('type-check (tsc --noEmit)', npx, ['tsc', '-p', 'tsconfig.json', '--noEmit']);
+step('build (tsc -> dist/)', npx, ['tsc', '-p', 'tsconfig.build.json']);
+
+for (const suite of ['unit', 'integration']) {
+  const files = pick(testFiles(join('test', suite)));
+  if (files.length === 0) continue;
+  step(`${suite} tests (${files.length} files)`, process.execPath, [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-reporter=spec',
+    ...files,
+  ]);
+}
+
+process.stdout.write(`\nAll tests passed in ${((Date.now() - started) / 1000).toFixed(0)} s.\n`);
