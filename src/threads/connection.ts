@@ -66,7 +66,7 @@ export abstract class Connection {
     this.#finish(reason);
   }
 
-  /** A batch arrived from the peer. */
+  /** A batch arrived from the peer (this end owns the array). */
   protected receive(batch: unknown[]): void {
     if (this.#closed !== undefined) return;
     if (this.#isClient && this.#awaiting > 0) {

@@ -36,6 +36,8 @@ export function isRateSyncMessage(message: unknown): boolean {
   return typeof message === 'object' && message !== null && 'rateSync' in message;
 }
 
+import { ACQUIRE, GRANT } from './codec.js';
+
 /** Requests that get exactly one answer (`ready`, `reply` or `error`). */
 const ASKS = new Set(['hello', 'acquire', 'state', 'describe', 'metrics', 'clone']);
 const ANSWERS = new Set(['ready', 'reply', 'error']);
@@ -44,12 +46,14 @@ function typeOf(message: unknown): unknown {
   return typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
 }
 
-/** Whether the peer will answer this message (a transport keeps its thread alive until it does). */
+/** Whether the peer will answer this message, in either form (a client stays alive until it does). */
 export function expectsAnswer(message: unknown): boolean {
+  if (Array.isArray(message)) return message[0] === ACQUIRE;
   const type = typeOf(message);
   return ASKS.has(type as string) || (type === 'renew' && (message as { id?: unknown }).id !== undefined);
 }
 
 export function isAnswer(message: unknown): boolean {
+  if (Array.isArray(message)) return message[0] === GRANT;
   return ANSWERS.has(typeOf(message) as string);
 }

@@ -9,6 +9,7 @@
 import type { Coordinator } from '../coordinator/coordinator.js';
 import type { ClientKind } from '../coordinator/protocol.js';
 import { Session } from '../coordinator/session.js';
+import { decode, encode } from './codec.js';
 import type { Connection } from './connection.js';
 import { listenForThreads } from './channel-transport.js';
 import { markParent } from './context.js';
@@ -42,6 +43,16 @@ function warnUnwatched(thread: number): void {
   );
 }
 
+/** Serves one connection from `coordinator`: compact forms decoded for the Session, grants encoded. */
+export function serveConnection(coordinator: Coordinator, connection: Connection, kind: ClientKind, label: string): Session {
+  const session = new Session(coordinator, (message) => connection.send(encode(message)), kind, label);
+  connection.onmessages = (batch) => {
+    for (const item of batch) session.receive(decode(item));
+  };
+  connection.onclose = () => session.close();
+  return session;
+}
+
 /** In the primary's main thread: every thread and fork gets a Session on `source()`'s coordinator. */
 export function serveThreadsAndForks(source: () => CoordinatorSource): void {
   if (!startOnce()) return;
@@ -53,11 +64,7 @@ export function serveThreadsAndForks(source: () => CoordinatorSource): void {
       const served = source();
       void served.whenConfigured().then(() => {
         if (connection.closedReason !== undefined) return;
-        const session = new Session(served.coordinator, (message) => connection.send(message), kind, label);
-        connection.onmessages = (batch) => {
-          for (const message of batch) session.receive(message);
-        };
-        connection.onclose = () => session.close();
+        serveConnection(served.coordinator, connection, kind, label);
         for (const batch of early ?? []) connection.onmessages(batch);
         early = undefined;
       });

@@ -20,6 +20,7 @@ import type { LimiterOverrides } from '../config/types.js';
 import { CoordinatorUnavailableError, errorFromWire, type WireError } from '../errors.js';
 import { threadId } from 'node:worker_threads';
 import type { AcquireArgs, CoordinatorLink } from '../client/link.js';
+import { ACQUIRE, CANCEL, DEFAULT_TIMEOUT, GRANT, RELEASE } from './codec.js';
 import type { Connection } from './connection.js';
 
 export interface RemoteLinkOptions {
@@ -58,9 +59,9 @@ export class RemoteLink implements CoordinatorLink {
   acquire(args: AcquireArgs, signal?: AbortSignal): Promise<Grant> {
     if (signal?.aborted === true) return Promise.reject(signal.reason);
     const id = ++this.#seq;
-    const message: Record<string, unknown> = { v: PROTOCOL_VERSION, type: 'acquire', id, limiter: args.limiter, cost: args.cost };
-    if (args.key !== undefined) message['key'] = args.key;
-    if (args.timeoutMs !== undefined) message['timeoutMs'] = args.timeoutMs === Infinity ? null : args.timeoutMs;
+    const timeout = args.timeoutMs === undefined ? DEFAULT_TIMEOUT : args.timeoutMs === Infinity ? null : args.timeoutMs;
+    const message = [ACQUIRE, id, args.limiter, args.cost, timeout];
+    if (args.key !== undefined) message.push(args.key);
     return new Promise<Grant>((resolve, reject) => {
       if (signal === undefined) return this.#request(id, { resolve, reject, abandoned: false }, message);
       const pending: Pending = {
@@ -78,7 +79,7 @@ export class RemoteLink implements CoordinatorLink {
         if (!this.#pending.has(id)) return;
         pending.abandoned = true;
         reject(signal.reason);
-        this.#post({ v: PROTOCOL_VERSION, type: 'cancel', id });
+        this.#post([CANCEL, id]);
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.#request(id, pending, message);
@@ -86,7 +87,7 @@ export class RemoteLink implements CoordinatorLink {
   }
 
   release(lease: string): void {
-    this.#post({ v: PROTOCOL_VERSION, type: 'release', lease });
+    this.#post([RELEASE, lease]);
   }
 
   describe(limiter: string, key?: string): Promise<LimiterInfo> {
@@ -155,8 +156,15 @@ export class RemoteLink implements CoordinatorLink {
   #receive(connection: Connection, batch: unknown[]): void {
     if (connection !== this.#connection) return;
     for (const message of batch) {
+      if (Array.isArray(message)) {
+        if (message[0] === GRANT) this.#settle(message[1] as number, true, { lease: message[2], grantedAt: message[3] });
+        continue;
+      }
       const type = (message as { type?: unknown } | null)?.type;
-      if (type === 'reply') this.#settle(message as Reply);
+      if (type === 'reply') {
+        const reply = message as Reply;
+        this.#settle(reply.id, reply.ok, reply.ok ? reply.value : reply.error);
+      }
       else if (type === 'ready') this.#open(connection);
       else if (type === 'error') {
         process.emitWarning(`rate-sync: the coordinator could not read a message: ${(message as { error: WireError }).error.message}`, {
@@ -175,15 +183,15 @@ export class RemoteLink implements CoordinatorLink {
     connection.sendBatch(queue);
   }
 
-  #settle(reply: Reply): void {
-    const pending = this.#pending.get(reply.id);
+  #settle(id: number, ok: boolean, value: unknown): void {
+    const pending = this.#pending.get(id);
     if (pending === undefined) return;
-    this.#pending.delete(reply.id);
+    this.#pending.delete(id);
     if (pending.abandoned) {
-      const lease = reply.ok ? (reply.value as Grant | null)?.lease : null;
+      const lease = ok ? (value as Grant | null)?.lease : null;
       if (typeof lease === 'string') this.release(lease);
-    } else if (reply.ok) pending.resolve(reply.value as never);
-    else if (reply.error.code !== CANCELLED_CODE) pending.reject(errorFromWire(reply.error));
+    } else if (ok) pending.resolve(value as never);
+    else if ((value as WireError).code !== CANCELLED_CODE) pending.reject(errorFromWire(value as WireError));
     else pending.reject(new CoordinatorUnavailableError('the request was cancelled by the coordinator'));
   }
 

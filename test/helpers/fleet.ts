@@ -23,7 +23,7 @@ export interface AgentMessage {
 }
 
 export const agentEntry = new URL('../fixtures/agent.ts', import.meta.url);
-export const tsWorkerEntry = new URL('../fixtures/ts-worker.mjs', import.meta.url);
+export const tsWorkerEntry = new URL('../../scripts/lib/ts-worker.mjs', import.meta.url);
 
 /** Epoch milliseconds on the clock grants are stamped with (`performance.timeOrigin + now`). */
 export function epochNow(): number {

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RateSyncConfig } from '../../src/config/types.js';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
-import { Session } from '../../src/coordinator/session.js';
 import { CoordinatorUnavailableError } from '../../src/errors.js';
 import { Limiter } from '../../src/client/limiter.js';
 import { Connection } from '../../src/threads/connection.js';
+import { serveConnection } from '../../src/threads/host.js';
 import { RemoteLink } from '../../src/threads/remote-link.js';
 import { FakeClock, flushPromises } from '../../src/testing.js';
 
@@ -81,11 +81,7 @@ function setup(options: { late?: boolean; connectTimeoutMs?: number } = {}) {
   const coordinator = new Coordinator(config(), { clock: new FakeClock() });
   const connections: [Loop, Loop][] = [];
   let serving = options.late !== true;
-  const attach = (server: Loop): void => {
-    const session = new Session(coordinator, (m) => server.send(m), 'thread', 'test thread');
-    server.onmessages = (batch) => batch.forEach((m) => session.receive(m));
-    server.onclose = () => session.close();
-  };
+  const attach = (server: Loop): void => void serveConnection(coordinator, server, 'thread', 'test thread');
   const link = new RemoteLink({
     kind: 'thread',
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
