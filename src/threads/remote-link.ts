@@ -13,13 +13,13 @@
  * - A connection that closes (coordinator shut down, primary or relay gone) fails every pending
  *   call with CoordinatorUnavailableError, and every later one at once: never a hang.
  */
-import type { LimiterInfo, LimiterState } from '../coordinator/coordinator.js';
-import { CANCELLED_CODE, PROTOCOL_VERSION, type ClientKind, type Grant } from '../coordinator/protocol.js';
-import type { LimiterMetrics } from '../coordinator/stats.js';
-import type { LimiterOverrides } from '../config/types.js';
-import { CoordinatorUnavailableError, errorFromWire, type WireError } from '../errors.js';
 import { threadId } from 'node:worker_threads';
 import type { AcquireArgs, CoordinatorLink } from '../client/link.js';
+import type { LimiterOverrides } from '../config/types.js';
+import type { LimiterInfo, LimiterState } from '../coordinator/coordinator.js';
+import { PROTOCOL_VERSION, type ClientKind, type Grant } from '../coordinator/protocol.js';
+import type { LimiterMetrics } from '../coordinator/stats.js';
+import { CoordinatorUnavailableError, errorFromWire, type WireError } from '../errors.js';
 import { ACQUIRE, CANCEL, DEFAULT_TIMEOUT, GRANT, RELEASE } from './codec.js';
 import type { Connection } from './connection.js';
 
@@ -164,8 +164,7 @@ export class RemoteLink implements CoordinatorLink {
       if (type === 'reply') {
         const reply = message as Reply;
         this.#settle(reply.id, reply.ok, reply.ok ? reply.value : reply.error);
-      }
-      else if (type === 'ready') this.#open(connection);
+      } else if (type === 'ready') this.#open(connection);
       else if (type === 'error') {
         process.emitWarning(`rate-sync: the coordinator could not read a message: ${(message as { error: WireError }).error.message}`, {
           code: 'RATE_SYNC_PROTOCOL',
@@ -188,11 +187,11 @@ export class RemoteLink implements CoordinatorLink {
     if (pending === undefined) return;
     this.#pending.delete(id);
     if (pending.abandoned) {
+      // The caller is gone; a grant that crossed its cancel goes straight back.
       const lease = ok ? (value as Grant | null)?.lease : null;
       if (typeof lease === 'string') this.release(lease);
     } else if (ok) pending.resolve(value as never);
-    else if ((value as WireError).code !== CANCELLED_CODE) pending.reject(errorFromWire(value as WireError));
-    else pending.reject(new CoordinatorUnavailableError('the request was cancelled by the coordinator'));
+    else pending.reject(errorFromWire(value as WireError));
   }
 
   /** Fails every waiting call; `terminal`: later calls fail too, else the next one reconnects. */

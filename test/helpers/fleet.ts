@@ -14,6 +14,8 @@ export interface AgentSpec {
   readonly params?: Record<string, unknown>;
   /** Worker threads the agent starts (in a fork: served through the fork's main thread). */
   readonly threads?: readonly AgentSpec[];
+  /** Processes the agent forks (from a fork: served through it). */
+  readonly forks?: readonly AgentSpec[];
 }
 
 export interface AgentMessage {
@@ -132,7 +134,7 @@ export class Fleet {
 
   #route(spec: AgentSpec, send: (message: unknown) => void): void {
     this.#send.set(spec.name, send);
-    for (const thread of spec.threads ?? []) this.#route(thread, send);
+    for (const child of [...(spec.threads ?? []), ...(spec.forks ?? [])]) this.#route(child, send);
   }
 
   #receive(message: AgentMessage): void {

@@ -62,13 +62,13 @@ test('garbage on a thread’s channel and on a fork’s IPC channel gets error r
   assert.ok((await (await getLimiter('ok')).metrics()).acquisitions >= 2 * work.jobs + 2);
 });
 
-test('the whole Limiter API works the same from a thread, a fork and a fork’s thread', async (t) => {
+test('the whole Limiter API works the same from a thread, a fork, a fork’s thread and a fork’s fork', async (t) => {
   configureLimiter('api_base', { store: 'memory', ratePerSecond: 10, burst: 3, maxConcurrent: 2 });
   const fleet = new Fleet();
   t.after(() => fleet.close());
   fleet.thread({ name: 'thread', scenario: 'api' });
-  fleet.fork({ name: 'fork', scenario: 'api', threads: [{ name: 'fork.thread', scenario: 'api' }] });
-  for (const d of await fleet.all(['thread', 'fork', 'fork.thread'], 'done', 60_000)) {
+  fleet.fork({ name: 'fork', scenario: 'api', threads: [{ name: 'fork.thread', scenario: 'api' }], forks: [{ name: 'fork.fork', scenario: 'api' }] });
+  for (const d of await fleet.all(['thread', 'fork', 'fork.thread', 'fork.fork'], 'done', 60_000)) {
     const r = d['result'] as Record<string, any>;
     assert.equal(r.id, `api_base:${d.from}`);
     assert.equal(r.same, true, 'getOrCloneLimiter returns the same instance');
@@ -84,5 +84,7 @@ test('the whole Limiter API works the same from a thread, a fork and a fork’s 
     assert.equal(r.missing.code, 'ERR_LIMITER_NOT_FOUND');
     assert.match(r.missing.message, /no_such_limiter/);
     assert.equal(r.badCost.code, 'ERR_INVALID_ARGUMENT');
+    assert.equal(r.onlyHere.code, 'ERR_LIMITER_NOT_FOUND');
+    assert.match(r.onlyHere.message, /configured in this (thread|fork), but threads and forks are served from the primary's configuration/);
   }
 });
