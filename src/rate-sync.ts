@@ -190,14 +190,16 @@ export class RateSync {
    * that a thread's or fork's own configuration does not count.
    */
   #explain(err: unknown): unknown {
-    if (err instanceof LimiterNotFoundError && this.#link instanceof RemoteLink && this.#config?.limiters.has(err.limiterId)) {
+    if (!(err instanceof LimiterNotFoundError)) return err;
+    if (this.#link instanceof RemoteLink) {
+      if (!this.#config?.limiters.has(err.limiterId)) return err;
       return new LimiterNotFoundError(
         err.limiterId,
         err.details.known,
         `It is configured in this ${role}, but threads and forks are served from the primary's configuration: configure it in the primary's main thread.`,
       );
     }
-    if (!(err instanceof LimiterNotFoundError) || this.#config !== EMPTY) return err;
+    if (this.#config !== EMPTY) return err;
     const searched = configSearchPaths(this.#options.cwd ?? process.cwd(), this.#env());
     return new LimiterNotFoundError(
       err.limiterId,

@@ -1,7 +1,7 @@
 /**
- * How protocol messages travel between threads and processes. A transport never looks inside the
- * messages it carries (the coordinator's `Session` checks them); it only moves batches of them,
- * opens and closes connections.
+ * How protocol messages travel between threads and processes. A transport does not check the
+ * messages it carries (the coordinator's `Session` does): it moves batches of them, opens and
+ * closes connections, and counts the answers a client still waits for (to keep it alive).
  *
  * Frames on an IPC channel share it with the application's own `process.send` messages, so they
  * carry a distinctive `rateSync` field: `isRateSyncMessage()` tells an application's `message`
@@ -10,6 +10,7 @@
  *   { rateSync: 1, c: 3, m: [msg, msg, …] }   messages of connection 3, in order
  *   { rateSync: 1, c: 3, close: "reason" }    connection 3 is closed
  */
+import { ACQUIRE, GRANT } from './codec.js';
 
 /** Version of the transport envelope (the messages inside carry the protocol's own `v`). */
 export const FRAME_VERSION = 1;
@@ -35,8 +36,6 @@ export type IpcFrame = BatchFrame | CloseFrame;
 export function isRateSyncMessage(message: unknown): boolean {
   return typeof message === 'object' && message !== null && 'rateSync' in message;
 }
-
-import { ACQUIRE, GRANT } from './codec.js';
 
 /** Requests that get exactly one answer (`ready`, `reply` or `error`). */
 const ASKS = new Set(['hello', 'acquire', 'state', 'describe', 'metrics', 'clone']);
