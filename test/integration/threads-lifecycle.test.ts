@@ -113,3 +113,20 @@ test('grants that cross an abort on the way are returned: no lease leaks under c
   for (const r of totals) assert.ok(r.granted > 0 && r.gaveUp > 0, 'both grants and aborts happened');
   await until('churned', (m) => m.inFlight === 0 && m.waiting === 0);
 });
+
+test('a worker started by another worker is served too, with a warning that its exit cannot be watched', async (t) => {
+  configureLimiter('nested', { store: 'memory', ratePerSecond: 1000, burst: 10 });
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error): void => void warnings.push(warning);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const fleet = new Fleet();
+  t.after(() => fleet.close());
+  fleet.thread({ name: 'outer', scenario: 'idle', threads: [{ name: 'inner', scenario: 'work', params: { limiter: 'nested', jobs: 3 } }] });
+  await fleet.next('inner', 'ready', 30_000);
+  fleet.send('inner', { type: 'go' });
+  assert.equal(((await fleet.next('inner', 'done'))['result'] as { grants: number[] }).grants.length, 3);
+  const warning = warnings.find((w) => (w as Error & { code?: string }).code === 'RATE_SYNC_UNWATCHED_THREAD');
+  assert.ok(warning, 'warned');
+  assert.match(warning.message, /was not started by this main thread/);
+});
