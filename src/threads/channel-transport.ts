@@ -189,6 +189,8 @@ export function listenForThreads(accept: Accept, onUnwatched: (thread: number) =
     worker.once('exit', (code) => {
       live.delete(id);
       exited.add(id);
+      // Only openings still in flight when a thread exits need this: remember the recent ones.
+      if (exited.size > 4096) exited.delete(exited.values().next().value as number);
       for (const connection of byThread.get(id) ?? []) connection.close(`thread ${id} exited with code ${code}`);
       byThread.delete(id);
     });
