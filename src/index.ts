@@ -7,6 +7,8 @@
 import { RateSync } from './rate-sync.js';
 import type { LimiterOptions, LimiterOverrides, RateSyncConfig, StoreConfig, StoreOptions, LimiterConfig } from './config/types.js';
 import type { Limiter } from './client/limiter.js';
+import { role } from './threads/context.js';
+import { relayThreadsAndForks, serveThreadsAndForks } from './threads/host.js';
 
 export { RateSync, type RateSyncOptions } from './rate-sync.js';
 export { Limiter, type AcquireOptions, type TryAcquireOptions } from './client/limiter.js';
@@ -39,7 +41,14 @@ export {
   type ErrorCode,
 } from './errors.js';
 
+export { isRateSyncMessage } from './threads/frame.js';
+
 let instance: RateSync | undefined;
+
+// Loading rate-sync in a main thread makes it serve the worker threads and forks it starts: the
+// primary from its coordinator, a fork by relaying to the primary. Nothing here keeps a process alive.
+if (role === 'primary') serveThreadsAndForks(defaultRateSync);
+else if (role === 'fork') relayThreadsAndForks();
 
 /** The process's default instance, created on first use. */
 export function defaultRateSync(): RateSync {

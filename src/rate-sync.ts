@@ -2,6 +2,9 @@
  * One rate-sync instance: a configuration, the coordinator that enforces it and the limiters
  * handed out. The module-level functions of `index.ts` use a default instance; tests and
  * embedders create their own (e.g. with a fake clock).
+ *
+ * In the primary's main thread the limiters call the coordinator directly (LocalLink); in a
+ * worker thread or a fork the same limiters talk to the primary's coordinator (RemoteLink).
  */
 import type { Clock } from './clock.js';
 import {
@@ -21,10 +24,12 @@ import type {
 } from './config/types.js';
 import { Coordinator, type CoordinatorOptions, type LimiterInfo } from './coordinator/coordinator.js';
 import { MAX_KEY_LENGTH } from './coordinator/protocol.js';
-import { InvalidArgumentError, LimiterNotFoundError } from './errors.js';
+import { CoordinatorUnavailableError, InvalidArgumentError, LimiterNotFoundError } from './errors.js';
 import { Limiter } from './client/limiter.js';
 import { LocalLink, type CoordinatorLink } from './client/link.js';
 import type { StoreFactory } from './stores/index.js';
+import { clientConnector, connectTimeoutMs, role } from './threads/context.js';
+import { RemoteLink } from './threads/remote-link.js';
 
 export interface RateSyncOptions {
   /** Time source (a FakeClock from `rate-sync/testing` in tests). */
@@ -41,6 +46,11 @@ export interface RateSyncOptions {
   /** Directory discovery starts from. @default process.cwd() */
   cwd?: string;
   log?: CoordinatorOptions['log'];
+  /**
+   * In a worker thread or a fork: how long to wait for the primary's coordinator to answer.
+   * @default RATE_SYNC_CONNECT_TIMEOUT_MS, else 10000
+   */
+  connectTimeoutMs?: number;
 }
 
 const EMPTY: RateSyncConfig = { source: 'programmatic configuration', stores: new Map(), limiters: new Map() };
@@ -50,6 +60,8 @@ export class RateSync {
   #config: RateSyncConfig | undefined;
   #coordinator: Coordinator | undefined;
   #link: CoordinatorLink | undefined;
+  #configured!: () => void;
+  readonly #whenConfigured = new Promise<void>((resolve) => (this.#configured = resolve));
   readonly #limiters = new Map<string, WeakRef<Limiter>>();
   readonly #pending = new Map<string, Promise<Limiter>>();
   /** Idle clones are forgotten with their Limiter object, so a million keys cost nothing once dropped. */
@@ -119,11 +131,24 @@ export class RateSync {
   /** The coordinator of this instance, created on first use (for transports and embedding). */
   get coordinator(): Coordinator {
     this.#ensureLink();
-    return this.#coordinator as Coordinator;
+    if (this.#coordinator === undefined) {
+      throw new CoordinatorUnavailableError(`the coordinator runs in the primary's main thread, not in this ${role}`);
+    }
+    return this.#coordinator;
   }
 
-  /** Refuses all waiters with CoordinatorUnavailableError, releases every lease, closes the stores. */
+  /** @internal Resolves once a configuration is in place: loaded, configured or discovered. */
+  whenConfigured(): Promise<void> {
+    return this.#whenConfigured;
+  }
+
+  /**
+   * Primary: refuses all waiters with CoordinatorUnavailableError, releases every lease, closes the
+   * stores; threads and forks then get CoordinatorUnavailableError too. Thread or fork: closes this
+   * client's connection (its leases are released, its waiters dropped).
+   */
   async shutdown(): Promise<void> {
+    if (this.#link instanceof RemoteLink) this.#link.close();
     await this.#coordinator?.shutdown();
   }
 
@@ -160,9 +185,21 @@ export class RateSync {
     return limiter;
   }
 
-  /** Adds to a not-found error where the configuration was looked for, when nothing was found. */
+  /**
+   * Adds to a not-found error where the configuration was looked for, when nothing was found, or
+   * that a thread's or fork's own configuration does not count.
+   */
   #explain(err: unknown): unknown {
-    if (!(err instanceof LimiterNotFoundError) || this.#config !== EMPTY) return err;
+    if (!(err instanceof LimiterNotFoundError)) return err;
+    if (this.#link instanceof RemoteLink) {
+      if (!this.#config?.limiters.has(err.limiterId)) return err;
+      return new LimiterNotFoundError(
+        err.limiterId,
+        err.details.known,
+        `It is configured in this ${role}, but threads and forks are served from the primary's configuration: configure it in the primary's main thread.`,
+      );
+    }
+    if (this.#config !== EMPTY) return err;
     const searched = configSearchPaths(this.#options.cwd ?? process.cwd(), this.#env());
     return new LimiterNotFoundError(
       err.limiterId,
@@ -184,10 +221,16 @@ export class RateSync {
         : (this.#options.configFile ?? discoverConfigFile(this.#options.cwd ?? process.cwd(), this.#env()));
     const config = file === undefined ? EMPTY : loadConfigFile(file, this.#env());
     this.#config = config;
+    this.#configured();
     return config;
   }
 
   #ensureLink(): CoordinatorLink {
+    const connect = this.#link === undefined ? clientConnector() : undefined;
+    if (connect !== undefined) {
+      const kind = role === 'thread' ? 'thread' : 'fork';
+      this.#link = new RemoteLink({ connect, kind, connectTimeoutMs: this.#options.connectTimeoutMs ?? connectTimeoutMs(this.#env()) });
+    }
     if (this.#link === undefined) {
       const config = this.#ensureConfig();
       this.#coordinator = new Coordinator(config, {
@@ -203,5 +246,6 @@ export class RateSync {
   #apply(config: RateSyncConfig): void {
     this.#coordinator?.configure(config);
     this.#config = config;
+    this.#configured();
   }
 }
