@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { provisionPython } from './lib/python.mjs';
 import { provisionRedis, startRedis } from './lib/redis.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -75,6 +76,18 @@ for (const suite of ['unit', 'integration']) {
     ['--import', 'tsx', '--test', '--test-reporter=spec', ...files],
     { env },
   );
+}
+
+// The Python client of the Celery bridge: pytest in the project virtualenv, against the same Redis.
+const pythonFiles = pick(readdirSync(join(root, 'python', 'tests')).filter((f) => /^test_.*\.py$/.test(f)).map((f) => join('python', 'tests', f)));
+if (pythonFiles.length > 0) {
+  const venv = provisionPython(root);
+  if ('skip' in venv) process.stdout.write(`\n⚠ Python tests skipped: ${venv.skip}\n`);
+  else {
+    await step(`python tests (${pythonFiles.length} files)`, venv.python, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', ...pythonFiles], {
+      env: { ...env, RATE_SYNC_TEST_NODE: process.execPath },
+    });
+  }
 }
 await cleanup();
 

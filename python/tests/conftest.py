@@ -1,0 +1,105 @@
+"""Fixtures for the bridge client's tests: the run's Redis (started by `npm test`), a fresh
+namespace per test, and real `ratesync serve` coordinators (the built Node CLI)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional
+
+import pytest
+
+import ratesync_bridge
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = ROOT / "dist" / "cli" / "main.js"
+NODE = os.environ.get("RATE_SYNC_TEST_NODE", "node")
+REDIS_URL = os.environ.get("RATE_SYNC_TEST_REDIS_URL", "")
+REDIS_SKIP = os.environ.get("RATE_SYNC_TEST_REDIS_SKIP") or (
+    None if REDIS_URL else "no Redis for this run (run the suite with `npm test`)"
+)
+
+needs_redis = pytest.mark.skipif(REDIS_SKIP is not None, reason=REDIS_SKIP or "")
+
+
+class Coordinator:
+    """A `ratesync serve` process with its own configuration file."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.events: List[Dict[str, Any]] = []
+        self.process: Optional[subprocess.Popen] = None
+        self._ready = threading.Event()
+
+    def start(self) -> "Coordinator":
+        self.events = []
+        self._ready.clear()
+        self.process = subprocess.Popen(
+            [NODE, str(CLI), "serve", "--config", str(self.file)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
+        if not self._ready.wait(15):
+            self.process.kill()
+            raise RuntimeError(f"ratesync serve did not get ready: {self.process.stderr.read() if self.process.stderr else ''}")
+        return self
+
+    def _read(self, process: subprocess.Popen) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            event = json.loads(line)
+            self.events.append(event)
+            if event.get("event") == "ready":
+                self._ready.set()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(15)
+
+    def stats(self) -> Dict[str, Any]:
+        """The bridge's counters, from the `stopped` log line (after stop())."""
+        stopped = [e for e in self.events if e.get("event") == "stopped"]
+        return stopped[-1]["bridge"] if stopped else {}
+
+
+@pytest.fixture
+def namespace() -> str:
+    return "py" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def bridge(namespace: str) -> Iterator[str]:
+    """The client configured for this test's namespace."""
+    ratesync_bridge.configure(url=REDIS_URL, namespace=namespace)
+    yield namespace
+
+
+@pytest.fixture
+def coordinator(tmp_path: Path, namespace: str, bridge: str) -> Iterator[Callable[[str], Coordinator]]:
+    """``coordinator(limiters_toml)`` starts `ratesync serve` for this test's namespace."""
+    started: List[Coordinator] = []
+
+    def start(limiters: str) -> Coordinator:
+        file = tmp_path / f"rate-sync-{len(started)}.toml"
+        file.write_text(f'{limiters}\n\n[bridge]\nurl = "{REDIS_URL}"\nnamespace = "{namespace}"\n')
+        c = Coordinator(file).start()
+        started.append(c)
+        return c
+
+    yield start
+    for c in started:
+        if c.running:
+            c.stop(signal.SIGKILL)

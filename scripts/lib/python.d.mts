@@ -1,0 +1,1 @@
+export function provisionPython(root: string, log?: (line: string) => void): { python: string } | { skip: string };
