@@ -1,24 +1,42 @@
 """The reply channel of one asyncio event loop.
 
-One reader task per loop pops the loop's reply list and resolves the waiting futures; a reply
-nobody waits for any more (its caller timed out or was cancelled) is a stray, and a stray grant
-is released at once. Every ``asyncio.run()`` has its own loop, so a Celery task that runs
-``asyncio.run(...)`` gets a fresh channel, closed with its loop (the reader is cancelled when
-``asyncio.run`` ends and closes its connections).
+Whoever waits reads: a request that finds nobody reading the loop's reply list pops it itself
+(no task switch in the common one-request-at-a-time case) and hands every other reply to its
+waiting future; when it has its answer and others still wait, a reader task takes over until
+they have theirs. A reply nobody waits for any more (its caller timed out or was cancelled) is
+a stray, and a stray grant is released at once.
+
+On Python 3.11 a cancellation that lands while redis-py sends a command can be lost inside
+``asyncio.wait_for`` (fixed in 3.12); the reader notices it from ``Task.cancelling()`` and
+raises it after its pop, so a cancelled call never waits on.
+
+Every ``asyncio.run()`` has its own loop, so a Celery task that runs ``asyncio.run(...)`` gets a
+fresh channel; a guard task, cancelled when ``asyncio.run`` ends, closes its connections.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Dict, Mapping, Optional
 
 import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
 
-from ._core import BLOCK_SECONDS, REDIS_ERRORS, Process, coordinator_unavailable, log, process
-from ._protocol import COORDINATOR_LIST_TTL_MS, MAX_MESSAGE_BYTES, PUSH_SCRIPT, Reply, decode_reply, encode, release_message
+from ._core import REDIS_ERRORS, Process, coordinator_unavailable, log, process
 from ._errors import ProtocolError
+from ._protocol import COORDINATOR_LIST_TTL_MS, MAX_MESSAGE_BYTES, PUSH_SCRIPT, PUSH_SHA, Reply, decode_reply, encode, release_message
 
 _channels: Dict[asyncio.AbstractEventLoop, "AsyncChannel"] = {}
+#: Longest single blocking pop, in seconds (below the sockets' timeout, see _core.SOCKET_TIMEOUT).
+POP_SECONDS = 2.0
+
+
+def _cancel_requests() -> int:
+    """How many cancellations of the current task are pending (0 before Python 3.11: not tracked)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return 0 if cancelling is None else cancelling()
 
 
 class AsyncChannel:
@@ -26,41 +44,104 @@ class AsyncChannel:
         self.process = proc
         self.name = f"{proc.client_id}.a{proc.next_id()}"
         self.key = proc.keys.reply(self.name)
-        self.redis = aioredis.Redis.from_url(proc.config.url, **proc.async_redis_options())
-        self._push = self.redis.register_script(PUSH_SCRIPT)
-        self._pending: Dict[Any, "asyncio.Future[Reply]"] = {}
+        options = proc.async_redis_options()
+        self.redis = aioredis.Redis.from_url(proc.config.url, **options)
+        # Blocking pops on a connection of their own: one reader at a time.
+        self._reads = aioredis.Redis.from_url(proc.config.url, single_connection_client=True, **options)
+        self._pending: Dict[Any, "asyncio.Future[Optional[Reply]]"] = {}
         self._loop = loop
-        self._reader: Optional["asyncio.Task[None]"] = None
+        self._reading = False
+        self._closed = False
         self.failure: Optional[BaseException] = None
+        self._guard = loop.create_task(self._close_with_loop(), name=f"ratesync-bridge-{self.name}")
 
     @property
-    def alive(self) -> bool:
-        return self._reader is None or not self._reader.done()
+    def usable(self) -> bool:
+        return not self._closed
 
     async def push(self, target: str, message: Mapping[str, Any]) -> None:
         ttl = COORDINATOR_LIST_TTL_MS if target != self.process.keys.requests else 0
-        await self._push(keys=[target], args=[encode(message), MAX_MESSAGE_BYTES, ttl])
+        args = (target, encode(message), MAX_MESSAGE_BYTES, ttl)
+        try:
+            await self.redis.execute_command("EVALSHA", PUSH_SHA, 1, *args)
+        except NoScriptError:
+            # First use on this server, or after a restart / SCRIPT FLUSH: EVAL loads it again.
+            await self.redis.execute_command("EVAL", PUSH_SCRIPT, 1, *args)
 
     async def request(self, message: Dict[str, Any], target: str, listen: Optional[float]) -> Optional[Reply]:
-        """Pushes a request and waits up to ``listen`` seconds (None: forever) for its reply."""
-        future: "asyncio.Future[Reply]" = self._loop.create_future()
-        self._pending[message["id"]] = future
+        """Pushes a request and waits up to ``listen`` seconds (None: forever) for its reply (None: no reply)."""
+        future: "asyncio.Future[Optional[Reply]]" = self._loop.create_future()
+        request_id = message["id"]
+        self._pending[request_id] = future
+        deadline = None if listen is None else time.monotonic() + listen
         try:
             try:
                 await self.push(target, message)
             except REDIS_ERRORS as err:
                 raise coordinator_unavailable(self.process, "Redis cannot be reached", err) from err
-            if self._reader is None:
-                self._reader = self._loop.create_task(self._read(), name=f"ratesync-bridge-reader-{self.name}")
-            try:
-                return await asyncio.wait_for(future, listen)
-            except asyncio.TimeoutError:
-                if self.failure is not None:
-                    raise coordinator_unavailable(self.process, "Redis cannot be reached", self.failure) from self.failure
-                return None
+            if not self._reading:
+                await self._read_until(future, deadline)
+            if not future.done():
+                await self._wait(future, deadline)
+            reply = future.result() if future.done() else None
+            if reply is None and self.failure is not None:
+                raise coordinator_unavailable(self.process, "Redis cannot be reached", self.failure) from self.failure
+            return reply
         finally:
-            # A reply that comes later is a stray: the reader releases its lease.
-            self._pending.pop(message["id"], None)
+            # A reply that comes later is a stray: whoever reads it releases its lease.
+            self._pending.pop(request_id, None)
+            if self._pending and not self._reading and not self._closed:
+                self._loop.create_task(self._read_until(None, None))
+
+    async def _wait(self, future: "asyncio.Future[Optional[Reply]]", deadline: Optional[float]) -> None:
+        if deadline is None:
+            await future
+            return
+        timer = self._loop.call_later(max(0.0, deadline - time.monotonic()), lambda: future.done() or future.set_result(None))
+        try:
+            await future
+        finally:
+            timer.cancel()
+
+    async def _read_until(self, future: "Optional[asyncio.Future[Optional[Reply]]]", deadline: Optional[float]) -> None:
+        """Reads the reply list until ``future`` is done (None: until nobody waits) or the deadline passes."""
+        if self._reading:
+            return
+        self._reading = True
+        cancels = _cancel_requests()
+        try:
+            while not self._closed and (not future.done() if future is not None else bool(self._pending)):
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return
+                # BLPOP's timeout 0 means forever: never let a small remainder round to it.
+                wait = POP_SECONDS if left is None else max(0.01, min(left, POP_SECONDS))
+                try:
+                    item = await self._reads.blpop([self.key], timeout=wait)
+                    self.failure = None
+                except REDIS_ERRORS as err:
+                    self.failure = err
+                    await asyncio.sleep(min(0.2, wait))
+                    continue
+                if item is not None:
+                    self._dispatch(item[1])
+                if _cancel_requests() > cancels:
+                    raise asyncio.CancelledError()  # lost on its way through redis-py: see above
+        finally:
+            self._reading = False
+
+    def _dispatch(self, raw: bytes) -> None:
+        try:
+            reply = decode_reply(raw)
+        except ProtocolError as err:
+            log.warning("rate-sync bridge: %s", err)
+            return
+        future = self._pending.get(reply.id)
+        if future is not None and not future.done():
+            future.set_result(reply)
+        elif reply.lease is not None:
+            log.info("rate-sync bridge: releasing lease %s granted after its caller gave up", reply.lease)
+            self._loop.create_task(self.release(reply.lease, reply.coordinator))
 
     async def coordinator_alive(self) -> bool:
         try:
@@ -75,37 +156,23 @@ class AsyncChannel:
         except REDIS_ERRORS as err:
             log.warning("rate-sync bridge: could not release lease %s (it expires after lease_seconds): %s", lease, err)
 
-    async def _read(self) -> None:
+    async def _close_with_loop(self) -> None:
         try:
-            while True:
-                try:
-                    item = await self.redis.blpop([self.key], timeout=BLOCK_SECONDS)
-                    self.failure = None
-                except REDIS_ERRORS as err:
-                    self.failure = err
-                    await asyncio.sleep(0.2)
-                    continue
-                if item is None:
-                    continue
-                try:
-                    reply = decode_reply(item[1])
-                except ProtocolError as err:
-                    log.warning("rate-sync bridge: %s", err)
-                    continue
-                future = self._pending.get(reply.id)
-                if future is not None and not future.done():
-                    future.set_result(reply)
-                elif reply.lease is not None:
-                    log.info("rate-sync bridge: releasing lease %s granted after its caller gave up", reply.lease)
-                    await self.release(reply.lease, reply.coordinator)
+            await self._loop.create_future()  # until cancelled: asyncio.run cancels it at the end
         finally:
+            self._closed = True
             if _channels.get(self._loop) is self:
                 del _channels[self._loop]
-            close = getattr(self.redis, "aclose", None) or self.redis.close
-            try:
-                await close()
-            except Exception:  # the loop is going away; nothing to report to
-                pass
+            for _ in range(int(POP_SECONDS * 100) + 100):
+                if not self._reading:
+                    break
+                await asyncio.sleep(0.01)  # a reader being cancelled still uses the connection
+            for client in (self._reads, self.redis):
+                close = getattr(client, "aclose", None) or client.close
+                try:
+                    await close()
+                except Exception:  # the loop is going away; nothing to report to
+                    pass
 
 
 def channel() -> AsyncChannel:
@@ -113,7 +180,6 @@ def channel() -> AsyncChannel:
     loop = asyncio.get_running_loop()
     proc = process()
     current = _channels.get(loop)
-    if current is None or current.process is not proc or not current.alive:
+    if current is None or current.process is not proc or not current.usable:
         current = _channels[loop] = AsyncChannel(proc, loop)
     return current
-

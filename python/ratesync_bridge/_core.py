@@ -26,6 +26,7 @@ from ._protocol import (
     COORDINATOR_LIST_TTL_MS,
     MAX_MESSAGE_BYTES,
     PUSH_SCRIPT,
+    PUSH_SHA,
     Keys,
     Reply,
     decode_reply,
@@ -75,11 +76,15 @@ class SyncChannel:
         self.name = f"{process.client_id}.t{process.next_id()}"
         self.key = process.keys.reply(self.name)
         self.redis = process.sync_redis()
-        self._push = self.redis.register_script(PUSH_SCRIPT)
 
     def push(self, target: str, message: Mapping[str, Any]) -> None:
         ttl = COORDINATOR_LIST_TTL_MS if target != self.process.keys.requests else 0
-        self._push(keys=[target], args=[encode(message), MAX_MESSAGE_BYTES, ttl])
+        args = (target, encode(message), MAX_MESSAGE_BYTES, ttl)
+        try:
+            self.redis.execute_command("EVALSHA", PUSH_SHA, 1, *args)
+        except redis.exceptions.NoScriptError:
+            # First use on this server, or after a restart / SCRIPT FLUSH: EVAL loads it again.
+            self.redis.execute_command("EVAL", PUSH_SCRIPT, 1, *args)
 
     def request(self, message: Dict[str, Any], target: str, listen: Optional[float]) -> Optional[Reply]:
         """Pushes a request and waits up to ``listen`` seconds (None: forever) for its reply."""

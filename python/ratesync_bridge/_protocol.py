@@ -5,6 +5,7 @@ Pure functions, no I/O, checked against the shared vectors in ``test/vectors/bri
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -26,6 +27,7 @@ NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 #: The Lua script every message is pushed with: it stamps the message with Redis TIME.
 PUSH_SCRIPT = resources.files(__package__).joinpath("push.lua").read_text(encoding="utf-8")
+PUSH_SHA = hashlib.sha1(PUSH_SCRIPT.encode("utf-8")).hexdigest()
 
 RequestId = Union[str, int]
 

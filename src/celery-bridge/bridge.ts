@@ -97,6 +97,8 @@ export class CeleryBridge {
     errors: {},
     conflicts: 0,
   };
+  /** When each reply list's expiry was last set (coordinator clock). */
+  readonly #expiresSet = new Map<string, number>();
   #timers: NodeJS.Timeout[] = [];
   #loop: Promise<void> | undefined;
   #stopping = false;
@@ -216,15 +218,25 @@ export class CeleryBridge {
         this.#clients.delete(id);
       }
     }
+    const ttl = this.#options.replyTtlMs ?? 30_000;
+    for (const [channel, at] of this.#expiresSet) if (now - at > ttl) this.#expiresSet.delete(channel);
     await this.#clock.sync();
   }
 
   async #popLoop(): Promise<void> {
     const own = this.keys.coordinator(this.id);
     const batch = this.#options.batchSize ?? 256;
+    const info = await this.#command.info('server').catch(() => '');
+    // Redis 7's BLMPOP takes a whole batch in one command; older servers pop one, then the rest.
+    const blmpop = Number(/redis_version:(\d+)/.exec(info)?.[1] ?? 0) >= 7;
     while (!this.#stopping) {
       try {
         // Own list first: releases and renewals before new requests.
+        if (blmpop) {
+          const popped = await this.#blocking.blmpop(2, 2, own, this.keys.requests, 'LEFT', 'COUNT', batch);
+          for (const raw of popped?.[1] ?? []) this.#handle(raw);
+          continue;
+        }
         const first = await this.#blocking.blpop(own, this.keys.requests, 2);
         if (first === null) continue;
         this.#handle(first[1]);
@@ -346,7 +358,13 @@ export class CeleryBridge {
     const key = this.keys.reply(channel);
     const failed = (err: Error): void => this.#log('bridge_reply_failed', { channel, error: err.message });
     this.#command.rpush(key, json).catch(failed);
-    this.#command.pexpire(key, this.#options.replyTtlMs ?? 30_000).catch(failed);
+    // The expiry only matters once a client is gone: refreshing it every third of its length is enough.
+    const ttl = this.#options.replyTtlMs ?? 30_000;
+    const now = this.#coordinator.clock.now();
+    if (now - (this.#expiresSet.get(channel) ?? -Infinity) > ttl / 3) {
+      this.#expiresSet.set(channel, now);
+      this.#command.pexpire(key, ttl).catch(failed);
+    }
   }
 }
 
