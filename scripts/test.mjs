@@ -81,12 +81,17 @@ for (const suite of ['unit', 'integration']) {
 // The Python client of the Celery bridge: pytest in the project virtualenv, against the same Redis.
 const pythonFiles = pick(readdirSync(join(root, 'python', 'tests')).filter((f) => /^test_.*\.py$/.test(f)).map((f) => join('python', 'tests', f)));
 if (pythonFiles.length > 0) {
-  const venv = provisionPython(root);
-  if ('skip' in venv) process.stdout.write(`\n⚠ Python tests skipped: ${venv.skip}\n`);
-  else {
-    await step(`python tests (${pythonFiles.length} files)`, venv.python, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', ...pythonFiles], {
-      env: { ...env, RATE_SYNC_TEST_NODE: process.execPath },
-    });
+  // RATE_SYNC_TEST_PYTHON_COMPAT=1 also runs them on the oldest versions we support (.venv-compat).
+  const venvs = [['current', '.venv', 'python/requirements-test.txt']];
+  if (process.env.RATE_SYNC_TEST_PYTHON_COMPAT) venvs.push(['oldest supported', '.venv-compat', 'python/requirements-compat.txt']);
+  for (const [label, dir, requirements] of venvs) {
+    const venv = provisionPython(root, undefined, { venv: dir, requirements });
+    if ('skip' in venv) process.stdout.write(`\n⚠ Python tests (${label}) skipped: ${venv.skip}\n`);
+    else {
+      await step(`python tests, ${label} celery/redis (${pythonFiles.length} files)`, venv.python, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', ...pythonFiles], {
+        env: { ...env, RATE_SYNC_TEST_NODE: process.execPath },
+      });
+    }
   }
 }
 await cleanup();

@@ -6,9 +6,10 @@ waiting future; when it has its answer and others still wait, a reader task take
 they have theirs. A reply nobody waits for any more (its caller timed out or was cancelled) is
 a stray, and a stray grant is released at once.
 
-On Python 3.11 a cancellation that lands while redis-py sends a command can be lost inside
-``asyncio.wait_for`` (fixed in 3.12); the reader notices it from ``Task.cancelling()`` and
-raises it after its pop, so a cancelled call never waits on.
+redis-py bounds its socket operations with ``asyncio.wait_for`` when a socket timeout is set,
+and before Python 3.12 ``wait_for`` can swallow a cancellation that lands at the wrong moment.
+On Python 3.11+ the channel's connections therefore have no socket timeout and every call is
+bounded by ``asyncio.timeout`` instead, so cancelling a waiting call always works.
 
 Every ``asyncio.run()`` has its own loop, so a Celery task that runs ``asyncio.run(...)`` gets a
 fresh channel; a guard task, cancelled when ``asyncio.run`` ends, closes its connections.
@@ -17,26 +18,34 @@ fresh channel; a guard task, cancelled when ``asyncio.run`` ends, closes its con
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sys
 import time
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, AsyncContextManager, Dict, Mapping, Optional
 
+import redis
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
-from ._core import REDIS_ERRORS, Process, coordinator_unavailable, log, process
+from ._core import REDIS_ERRORS, SOCKET_TIMEOUT, Process, coordinator_unavailable, log, process
 from ._errors import ProtocolError
 from ._protocol import COORDINATOR_LIST_TTL_MS, MAX_MESSAGE_BYTES, PUSH_SCRIPT, PUSH_SHA, Reply, decode_reply, encode, release_message
 
 _channels: Dict[asyncio.AbstractEventLoop, "AsyncChannel"] = {}
-#: Longest single blocking pop, in seconds (below the sockets' timeout, see _core.SOCKET_TIMEOUT).
+#: Longest single blocking pop, in seconds.
 POP_SECONDS = 2.0
 
+if sys.version_info >= (3, 11):
+    _SOCKET_TIMEOUT: Optional[float] = None
 
-def _cancel_requests() -> int:
-    """How many cancellations of the current task are pending (0 before Python 3.11: not tracked)."""
-    task = asyncio.current_task()
-    cancelling = getattr(task, "cancelling", None)
-    return 0 if cancelling is None else cancelling()
+    def _bounded(seconds: float) -> AsyncContextManager[Any]:
+        return asyncio.timeout(seconds)
+
+else:  # pragma: no cover - older Pythons keep redis-py's socket timeout (and wait_for's race)
+    _SOCKET_TIMEOUT = SOCKET_TIMEOUT
+
+    def _bounded(seconds: float) -> AsyncContextManager[Any]:
+        return contextlib.nullcontext()
 
 
 class AsyncChannel:
@@ -44,10 +53,10 @@ class AsyncChannel:
         self.process = proc
         self.name = f"{proc.client_id}.a{proc.next_id()}"
         self.key = proc.keys.reply(self.name)
-        options = proc.async_redis_options()
+        options = {**proc.async_redis_options(), "socket_timeout": _SOCKET_TIMEOUT}
         self.redis = aioredis.Redis.from_url(proc.config.url, **options)
-        # Blocking pops on a connection of their own: one reader at a time.
-        self._reads = aioredis.Redis.from_url(proc.config.url, single_connection_client=True, **options)
+        # Blocking pops on a client of their own (one reader at a time, so one connection).
+        self._reads = aioredis.Redis.from_url(proc.config.url, **options)
         self._pending: Dict[Any, "asyncio.Future[Optional[Reply]]"] = {}
         self._loop = loop
         self._reading = False
@@ -63,10 +72,14 @@ class AsyncChannel:
         ttl = COORDINATOR_LIST_TTL_MS if target != self.process.keys.requests else 0
         args = (target, encode(message), MAX_MESSAGE_BYTES, ttl)
         try:
-            await self.redis.execute_command("EVALSHA", PUSH_SHA, 1, *args)
-        except NoScriptError:
-            # First use on this server, or after a restart / SCRIPT FLUSH: EVAL loads it again.
-            await self.redis.execute_command("EVAL", PUSH_SCRIPT, 1, *args)
+            async with _bounded(SOCKET_TIMEOUT):
+                try:
+                    await self.redis.execute_command("EVALSHA", PUSH_SHA, 1, *args)
+                except NoScriptError:
+                    # First use on this server, or after a restart / SCRIPT FLUSH: EVAL loads it again.
+                    await self.redis.execute_command("EVAL", PUSH_SCRIPT, 1, *args)
+        except asyncio.TimeoutError as err:
+            raise redis.exceptions.TimeoutError(f"Redis did not answer within {SOCKET_TIMEOUT:g} s") from err
 
     async def request(self, message: Dict[str, Any], target: str, listen: Optional[float]) -> Optional[Reply]:
         """Pushes a request and waits up to ``listen`` seconds (None: forever) for its reply (None: no reply)."""
@@ -108,7 +121,6 @@ class AsyncChannel:
         if self._reading:
             return
         self._reading = True
-        cancels = _cancel_requests()
         try:
             while not self._closed and (not future.done() if future is not None else bool(self._pending)):
                 left = None if deadline is None else deadline - time.monotonic()
@@ -117,16 +129,15 @@ class AsyncChannel:
                 # BLPOP's timeout 0 means forever: never let a small remainder round to it.
                 wait = POP_SECONDS if left is None else max(0.01, min(left, POP_SECONDS))
                 try:
-                    item = await self._reads.blpop([self.key], timeout=wait)
+                    async with _bounded(wait + SOCKET_TIMEOUT - POP_SECONDS):
+                        item = await self._reads.blpop([self.key], timeout=wait)
                     self.failure = None
-                except REDIS_ERRORS as err:
+                except (*REDIS_ERRORS, asyncio.TimeoutError) as err:
                     self.failure = err
                     await asyncio.sleep(min(0.2, wait))
                     continue
                 if item is not None:
                     self._dispatch(item[1])
-                if _cancel_requests() > cancels:
-                    raise asyncio.CancelledError()  # lost on its way through redis-py: see above
         finally:
             self._reading = False
 
@@ -145,8 +156,9 @@ class AsyncChannel:
 
     async def coordinator_alive(self) -> bool:
         try:
-            return bool(await self.redis.exists(self.process.keys.coordinators))
-        except REDIS_ERRORS:
+            async with _bounded(SOCKET_TIMEOUT):
+                return bool(await self.redis.exists(self.process.keys.coordinators))
+        except (*REDIS_ERRORS, asyncio.TimeoutError):
             return False
 
     async def release(self, lease: str, coordinator: Optional[str]) -> None:

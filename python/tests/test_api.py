@@ -137,8 +137,10 @@ def test_a_cancelled_wait_is_withdrawn_and_a_late_grant_goes_back(serving: Coord
         await asyncio.sleep(0.2)
         assert (await limiter.get_state()).waiting == 1
         waiter.cancel()
+        start = time.monotonic()
         with pytest.raises(asyncio.CancelledError):
             await waiter
+        assert time.monotonic() - start < 0.5, "cancelled at once, not at the end of its blocking pop"
         await asyncio.sleep(0.2)
         assert (await limiter.get_state()).waiting == 0, "the cancel reached the coordinator"
         await held.release()

@@ -1,1 +1,5 @@
-export function provisionPython(root: string, log?: (line: string) => void): { python: string } | { skip: string };
+export function provisionPython(
+  root: string,
+  log?: (line: string) => void,
+  options?: { venv?: string; requirements?: string },
+): { python: string } | { skip: string };

@@ -35,15 +35,16 @@ function createVenv(python, dir, log) {
 }
 
 /**
- * Makes sure `<root>/.venv` has what the Python tests need. Returns `{ python }` (the venv's
+ * Makes sure `<root>/.venv` (or `options.venv`) has what the Python tests need, from
+ * python/requirements-test.txt (or `options.requirements`). Returns `{ python }` (the venv's
  * interpreter) or `{ skip: reason }` when this machine cannot have it.
  */
-export function provisionPython(root, log = (line) => process.stdout.write(`${line}\n`)) {
+export function provisionPython(root, log = (line) => process.stdout.write(`${line}\n`), options = {}) {
   const found = findPython();
   if (found === undefined) return { skip: 'no python3 (3.9 or newer) on this machine' };
-  const dir = join(root, '.venv');
+  const dir = join(root, options.venv ?? '.venv');
   const python = join(dir, 'bin', 'python');
-  const requirements = join(root, 'python', 'requirements-test.txt');
+  const requirements = join(root, options.requirements ?? join('python', 'requirements-test.txt'));
   const stamp = createHash('sha256')
     .update(found.version)
     .update(readFileSync(requirements))
@@ -51,7 +52,7 @@ export function provisionPython(root, log = (line) => process.stdout.write(`${li
     .digest('hex');
   const stampFile = join(dir, '.ratesync-stamp');
   if (existsSync(python) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return { python };
-  log(`▶ Python ${found.version}: creating .venv and installing python/requirements-test.txt…`);
+  log(`▶ Python ${found.version}: creating ${dir} and installing ${requirements}…`);
   if (!createVenv(found.python, dir, log)) return { skip: `${found.python} -m venv does not work here (and python3-venv could not be installed)` };
   const env = { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1' };
   const pip = run(python, ['-m', 'pip', 'install', '--quiet', '-r', requirements, '-e', join(root, 'python')], { stdio: 'inherit', env });

@@ -190,6 +190,28 @@ test('with limiters on the memory store, a second coordinator on the same namesp
   await b2.close();
 });
 
+test('two coordinators that meet anyway (started at the same instant) both report the conflict', { skip: redisSkip }, async () => {
+  const ns = fresh();
+  const events: string[] = [];
+  const rs = new RateSync({ configFile: false });
+  rs.configureLimiter('rate', { store: 'memory', ratePerSecond: 10 });
+  const bridge = await startCeleryBridge(rs, { url, namespace: ns, log: (event) => events.push(event) });
+  const c = new TestBridgeClient(url, ns);
+  try {
+    // Another coordinator's registration, as join() would have written it had it won the race.
+    const now = await c.redisTimeUs();
+    const other = { id: 'other-1-00000000', pid: 1, host: 'elsewhere', exclusive: true, version: '0' };
+    await c.redis.hset(c.keys.coordinators, other.id, `${Math.round(now / 1000) + 60_000} ${JSON.stringify(other)}`);
+    await sleep(1500);
+    assert.ok(bridge.stats().conflicts >= 1);
+    assert.ok(events.includes('bridge_conflict'));
+  } finally {
+    c.close();
+    await bridge.close();
+    await rs.shutdown();
+  }
+});
+
 test('the bridge rides out a Redis restart', { skip: redisSkip }, async () => {
   const redis = await ownRedis();
   const ns = fresh();
