@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import sys
 import time
-from typing import Any, AsyncContextManager, Dict, Mapping, Optional
+from typing import Any, AsyncContextManager, Dict, Mapping, Optional, Union
 
 import redis
 import redis.asyncio as aioredis
@@ -74,10 +74,10 @@ class AsyncChannel:
         try:
             async with _bounded(SOCKET_TIMEOUT):
                 try:
-                    await self.redis.execute_command("EVALSHA", PUSH_SHA, 1, *args)
+                    await self.redis.execute_command("EVALSHA", PUSH_SHA, 1, *args)  # type: ignore[no-untyped-call]
                 except NoScriptError:
                     # First use on this server, or after a restart / SCRIPT FLUSH: EVAL loads it again.
-                    await self.redis.execute_command("EVAL", PUSH_SCRIPT, 1, *args)
+                    await self.redis.execute_command("EVAL", PUSH_SCRIPT, 1, *args)  # type: ignore[no-untyped-call]
         except asyncio.TimeoutError as err:
             raise redis.exceptions.TimeoutError(f"Redis did not answer within {SOCKET_TIMEOUT:g} s") from err
 
@@ -110,7 +110,11 @@ class AsyncChannel:
         if deadline is None:
             await future
             return
-        timer = self._loop.call_later(max(0.0, deadline - time.monotonic()), lambda: future.done() or future.set_result(None))
+        def expire() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        timer = self._loop.call_later(max(0.0, deadline - time.monotonic()), expire)
         try:
             await future
         finally:
@@ -141,7 +145,7 @@ class AsyncChannel:
         finally:
             self._reading = False
 
-    def _dispatch(self, raw: bytes) -> None:
+    def _dispatch(self, raw: Union[bytes, str]) -> None:
         try:
             reply = decode_reply(raw)
         except ProtocolError as err:

@@ -16,7 +16,7 @@ import secrets
 import socket
 import threading
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 import redis
 
@@ -81,10 +81,10 @@ class SyncChannel:
         ttl = COORDINATOR_LIST_TTL_MS if target != self.process.keys.requests else 0
         args = (target, encode(message), MAX_MESSAGE_BYTES, ttl)
         try:
-            self.redis.execute_command("EVALSHA", PUSH_SHA, 1, *args)
+            self.redis.execute_command("EVALSHA", PUSH_SHA, 1, *args)  # type: ignore[no-untyped-call]
         except redis.exceptions.NoScriptError:
             # First use on this server, or after a restart / SCRIPT FLUSH: EVAL loads it again.
-            self.redis.execute_command("EVAL", PUSH_SCRIPT, 1, *args)
+            self.redis.execute_command("EVAL", PUSH_SCRIPT, 1, *args)  # type: ignore[no-untyped-call]
 
     def request(self, message: Dict[str, Any], target: str, listen: Optional[float]) -> Optional[Reply]:
         """Pushes a request and waits up to ``listen`` seconds (None: forever) for its reply."""
@@ -134,7 +134,7 @@ class LeaseKeeper:
         self._process = process
         self._lock = threading.Lock()
         self._held: Dict[str, Tuple[Optional[str], float]] = {}
-        self._lost: set = set()
+        self._lost: Set[str] = set()
         self._wake = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
@@ -279,7 +279,7 @@ def configure(
 ) -> BridgeConfig:
     """Sets where the bridge is (else: ``RATE_SYNC_BRIDGE_URL``, or ``[bridge]`` in rate-sync.toml)."""
     global _process
-    settings = {k: v for k, v in dict(url=url, namespace=namespace, config_file=config_file, reply_grace=reply_grace).items() if v is not None}
+    settings: Dict[str, Any] = {k: v for k, v in dict(url=url, namespace=namespace, config_file=config_file, reply_grace=reply_grace).items() if v is not None}
     config = load_bridge_config(**settings)
     with _state_lock:
         _settings.clear()

@@ -62,3 +62,14 @@ def hold_slot(seconds: float) -> None:
     record(event="holding", lease=permit.lease)
     time.sleep(seconds)
     permit.release()
+
+
+@app.task
+def saturate(start: float, seconds: float) -> None:
+    """Takes permits of shared_api back to back from ``start`` (epoch s) for ``seconds``."""
+    limiter = get_limiter("shared_api")
+    time.sleep(max(0.0, start - time.time()))
+    stamps = []
+    while time.time() < start + seconds:
+        stamps.append(limiter.acquire(timeout=5).granted_at)
+    record(event="saturated", stamps=stamps)

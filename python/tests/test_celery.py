@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
-import uuid
-from pathlib import Path
-from typing import Callable, Dict, Iterator, List
+from typing import Callable, List
 
 import pytest
-import redis
 
 from ratesync_bridge import sync
 
-from conftest import REDIS_URL, Coordinator, needs_redis
+from conftest import Coordinator, Worker, needs_redis, send
 
 pytestmark = needs_redis
 
-TESTS = Path(__file__).resolve().parent
 LIMITERS = """
 [limiters.external_api]
 store = "memory"
@@ -32,78 +25,6 @@ store = "memory"
 max_concurrent = 1
 lease_seconds = 2
 """
-
-
-def broker_url() -> str:
-    return REDIS_URL.rsplit("/", 1)[0] + "/1"
-
-
-class Worker:
-    def __init__(self, namespace: str, pool: str, concurrency: int, acquire_timeout: float) -> None:
-        self.results_key = f"{namespace}:test-results"
-        self.queue = f"{namespace}-queue"
-        self.redis = redis.Redis.from_url(REDIS_URL)
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
-            "CELERY_TEST_BROKER": broker_url(),
-            "CELERY_TEST_QUEUE": self.queue,
-            "CELERY_TEST_RESULTS_URL": REDIS_URL,
-            "CELERY_TEST_RESULTS_KEY": self.results_key,
-            "CELERY_TEST_ACQUIRE_TIMEOUT": str(acquire_timeout),
-            "RATE_SYNC_BRIDGE_URL": REDIS_URL,
-            "RATE_SYNC_BRIDGE_NAMESPACE": namespace,
-        }
-        args = [sys.executable, "-m", "celery", "-A", "celery_app", "worker", f"--pool={pool}", f"--concurrency={concurrency}"]
-        args += ["--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", self.queue]
-        # Its own process group, so the pool's children go with it at the end.
-        self.process = subprocess.Popen(args, cwd=TESTS, env=env, start_new_session=True)
-        import celery_app  # noqa: F401 - same module, used here to send tasks
-
-        self.app = celery_app
-        self.app.app.conf.broker_url = broker_url()
-
-    def events(self) -> List[Dict]:
-        return [json.loads(e) for e in self.redis.lrange(self.results_key, 0, -1)]
-
-    def wait_for(self, count: int, seconds: float, where: Callable[[Dict], bool] = lambda e: True) -> List[Dict]:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            found = [e for e in self.events() if where(e)]
-            if len(found) >= count:
-                return found
-            assert self.process.poll() is None, f"the worker exited with {self.process.returncode}"
-            time.sleep(0.1)
-        raise AssertionError(f"waited {seconds} s for {count} events, got {self.events()}")
-
-    def stop(self) -> None:
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(10)
-
-
-@pytest.fixture
-def worker(namespace: str, bridge: str) -> Iterator[Callable[..., Worker]]:
-    os.environ["CELERY_TEST_BROKER"] = broker_url()
-    os.environ["CELERY_TEST_RESULTS_URL"] = REDIS_URL
-    started: List[Worker] = []
-
-    def start(pool: str, concurrency: int = 4, acquire_timeout: float = 60) -> Worker:
-        os.environ["CELERY_TEST_QUEUE"] = f"{namespace}-queue"
-        os.environ["CELERY_TEST_RESULTS_KEY"] = f"{namespace}:test-results"
-        w = Worker(namespace, pool, concurrency, acquire_timeout)
-        started.append(w)
-        return w
-
-    yield start
-    for w in started:
-        w.stop()
-
-
-def send(w: Worker, task: str, *args: object) -> None:
-    w.app.app.send_task(f"celery_app.{task}", args=args, queue=w.queue)
 
 
 def check_rate(stamps: List[float], rate: float, burst: int, slack: float = 0.0) -> None:
