@@ -76,8 +76,9 @@ class AsyncChannel:
                 try:
                     await self.redis.execute_command("EVALSHA", PUSH_SHA, 1, *args)  # type: ignore[no-untyped-call]
                 except NoScriptError:
-                    # First use on this server, or after a restart / SCRIPT FLUSH: EVAL loads it again.
-                    await self.redis.execute_command("EVAL", PUSH_SCRIPT, 1, *args)  # type: ignore[no-untyped-call]
+                    # First use on this server, or after a restart / SCRIPT FLUSH (see _core.SyncChannel.push).
+                    await self.redis.script_load(PUSH_SCRIPT)
+                    await self.redis.execute_command("EVALSHA", PUSH_SHA, 1, *args)  # type: ignore[no-untyped-call]
         except asyncio.TimeoutError as err:
             raise redis.exceptions.TimeoutError(f"Redis did not answer within {SOCKET_TIMEOUT:g} s") from err
 

@@ -83,8 +83,10 @@ class SyncChannel:
         try:
             self.redis.execute_command("EVALSHA", PUSH_SHA, 1, *args)  # type: ignore[no-untyped-call]
         except redis.exceptions.NoScriptError:
-            # First use on this server, or after a restart / SCRIPT FLUSH: EVAL loads it again.
-            self.redis.execute_command("EVAL", PUSH_SCRIPT, 1, *args)  # type: ignore[no-untyped-call]
+            # First use on this server, or after a restart / SCRIPT FLUSH. SCRIPT LOAD, not EVAL:
+            # the documented client ACL (docs/bridge-protocol.md) has no EVAL.
+            self.redis.script_load(PUSH_SCRIPT)
+            self.redis.execute_command("EVALSHA", PUSH_SHA, 1, *args)  # type: ignore[no-untyped-call]
 
     def request(self, message: Dict[str, Any], target: str, listen: Optional[float]) -> Optional[Reply]:
         """Pushes a request and waits up to ``listen`` seconds (None: forever) for its reply."""

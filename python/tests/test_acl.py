@@ -52,6 +52,8 @@ def test_bridge_clients_and_coordinator_work_with_the_documented_acls(
     file = tmp_path / "acl.toml"
     file.write_text(f'[limiters.api]\nstore = "memory"\nmax_concurrent = 1\nlease_seconds = 1\n\n[bridge]\nurl = "{with_user(users["coordinator"], "coordinator-pw")}"\nnamespace = "{namespace}"\n')
     served = Coordinator(file).start()
+    # A fresh server (or one restarted): the clients must load their script within their ACL.
+    redis.Redis.from_url(REDIS_URL).script_flush()
     try:
         rb.configure(url=with_user(users["client"], "client-pw"), namespace=namespace)
         limiter = sync.get_limiter("api")
@@ -60,8 +62,12 @@ def test_bridge_clients_and_coordinator_work_with_the_documented_acls(
             assert not limiter.try_acquire(0)
 
         async def run() -> bool:
-            return await (await rb.get_limiter("api")).try_acquire(timeout=1)
+            limiter = await rb.get_limiter("api")
+            got = await limiter.try_acquire(timeout=1)
+            await limiter.release()
+            return got
 
+        redis.Redis.from_url(REDIS_URL).script_flush()  # and the async client too
         assert asyncio.run(run())
         r = redis.Redis.from_url(with_user(users["client"], "client-pw"))
         with pytest.raises(redis.exceptions.NoPermissionError):

@@ -41,6 +41,8 @@ export interface CeleryBridgeOptions {
   readonly sessionIdleMs?: number;
   /** Connecting to Redis at start gives up after this long. @default 5000 */
   readonly connectTimeoutMs?: number;
+  /** How to pop batches: BLMPOP (Redis 7) or BLPOP then LPOP COUNT (Redis 6.2). @default by server version */
+  readonly popCommand?: 'BLMPOP' | 'BLPOP';
 }
 
 export interface BridgeStats {
@@ -226,9 +228,9 @@ export class CeleryBridge {
   async #popLoop(): Promise<void> {
     const own = this.keys.coordinator(this.id);
     const batch = this.#options.batchSize ?? 256;
-    const info = await this.#command.info('server').catch(() => '');
     // Redis 7's BLMPOP takes a whole batch in one command; older servers pop one, then the rest.
-    const blmpop = Number(/redis_version:(\d+)/.exec(info)?.[1] ?? 0) >= 7;
+    const version = Number(/redis_version:(\d+)/.exec(await this.#command.info('server').catch(() => ''))?.[1] ?? 0);
+    const blmpop = (this.#options.popCommand ?? (version >= 7 ? 'BLMPOP' : 'BLPOP')) === 'BLMPOP';
     while (!this.#stopping) {
       try {
         // Own list first: releases and renewals before new requests.
@@ -257,6 +259,14 @@ export class CeleryBridge {
   /** One entry from a list. Never throws: the bridge serves everyone else whatever one client sends. */
   #handle(raw: string): void {
     this.#stats.received++;
+    try {
+      this.#serve(raw);
+    } catch (err) {
+      this.#log('bridge_error', { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  #serve(raw: string): void {
     const parsed = parseEntry(raw);
     if (!parsed.ok) {
       this.#stats.rejected++;

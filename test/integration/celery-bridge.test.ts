@@ -19,12 +19,12 @@ const url = sharedRedisUrl as string;
 const fresh = (): string => `t${randomBytes(5).toString('hex')}`;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function serving(namespace: string, redisUrl = url): Promise<{ rs: RateSync; bridge: CeleryBridge; stop(): Promise<void> }> {
+async function serving(namespace: string, redisUrl = url, popCommand?: 'BLPOP'): Promise<{ rs: RateSync; bridge: CeleryBridge; stop(): Promise<void> }> {
   const rs = new RateSync({ configFile: false });
   rs.configureLimiter('rate', { store: 'memory', ratePerSecond: 10 });
   rs.configureLimiter('slots', { store: 'memory', maxConcurrent: 1, leaseSeconds: 1 });
   rs.configureLimiter('slow', { store: 'memory', ratePerSecond: 0.01 });
-  const bridge = await startCeleryBridge(rs, { url: redisUrl, namespace });
+  const bridge = await startCeleryBridge(rs, { url: redisUrl, namespace, ...(popCommand === undefined ? {} : { popCommand }) });
   return {
     rs,
     bridge,
@@ -36,9 +36,9 @@ async function serving(namespace: string, redisUrl = url): Promise<{ rs: RateSyn
   };
 }
 
-test('requests pushed to the list are served FIFO and answered on each client\'s own list', { skip: redisSkip }, async () => {
+for (const popCommand of [undefined, 'BLPOP'] as const) test(`requests pushed to the list are served FIFO and answered on each client's own list (${popCommand ?? 'BLMPOP'})`, { skip: redisSkip }, async () => {
   const ns = fresh();
-  const s = await serving(ns);
+  const s = await serving(ns, url, popCommand);
   const a = new TestBridgeClient(url, ns);
   const b = new TestBridgeClient(url, ns);
   try {
