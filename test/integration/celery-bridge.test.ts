@@ -216,10 +216,11 @@ test('the bridge rides out a Redis restart', { skip: redisSkip }, async () => {
   const redis = await ownRedis();
   const ns = fresh();
   const s = await serving(ns, redis.url);
+  let again: Awaited<ReturnType<typeof ownRedis>> | undefined;
   try {
     await redis.kill();
     await sleep(500);
-    const again = await ownRedis({ port: redis.port, dir: redis.dir });
+    again = await ownRedis({ port: redis.port, dir: redis.dir });
     const c = new TestBridgeClient(again.url, ns);
     try {
       const reply = await c.call({ type: 'acquire', limiter: 'rate', timeoutMs: 10_000 }, 15);
@@ -229,6 +230,8 @@ test('the bridge rides out a Redis restart', { skip: redisSkip }, async () => {
     }
   } finally {
     await s.stop();
+    // The restarted server is a new process: stop it too (stopping the killed one only removes the directory).
+    await again?.stop();
     await redis.stop();
   }
 });
