@@ -106,7 +106,7 @@ class SyncChannel:
             # BLPOP's timeout 0 means forever: never let a small remainder round to it.
             wait = BLOCK_SECONDS if left is None else max(0.01, min(left, BLOCK_SECONDS))
             try:
-                item = self.redis.blpop([self.key], timeout=wait)
+                item = self.redis.execute_command("BLPOP", self.key, wait)  # type: ignore[no-untyped-call]
                 failure = None
             except REDIS_ERRORS as err:
                 failure = err

@@ -9,7 +9,6 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Dict, List, Mapping, Optional, Union
 
@@ -123,15 +122,21 @@ def encode(message: Mapping[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
-@dataclass(frozen=True)
 class Reply:
     """One message from a coordinator. ``id`` is None for an error not tied to a request."""
 
-    id: Optional[RequestId]
-    ok: bool
-    value: Any
-    error: Optional[RateSyncError]
-    coordinator: Optional[str]
+    # A plain class with slots: one is built per call, on the hot path.
+    __slots__ = ("id", "ok", "value", "error", "coordinator")
+
+    def __init__(self, id: Optional[RequestId], ok: bool, value: Any, error: Optional[RateSyncError], coordinator: Optional[str]) -> None:
+        self.id = id
+        self.ok = ok
+        self.value = value
+        self.error = error
+        self.coordinator = coordinator
+
+    def __repr__(self) -> str:
+        return f"Reply(id={self.id!r}, ok={self.ok!r}, value={self.value!r}, error={self.error!r}, coordinator={self.coordinator!r})"
 
     @property
     def lease(self) -> Optional[str]:
