@@ -37,6 +37,7 @@ def test_no_coordinator_fails_at_the_timeout_with_a_clear_error(bridge: str) -> 
         sync.get_limiter("api", timeout=1.0)
     took = time.monotonic() - start
     assert 0.9 <= took < 2.5, took
+    print(f"no coordinator: CoordinatorUnavailableError after {took:.2f} s (timeout 1.0 s)")
     message = str(caught.value)
     assert f'"{bridge}:bridge:requests"' in message and "no coordinator answered" in message
     assert caught.value.list_key == f"{bridge}:bridge:requests"
