@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { provisionPython } from './lib/python.mjs';
 import { provisionRedis, startRedis } from './lib/redis.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -75,6 +76,23 @@ for (const suite of ['unit', 'integration']) {
     ['--import', 'tsx', '--test', '--test-reporter=spec', ...files],
     { env },
   );
+}
+
+// The Python client of the Celery bridge: pytest in the project virtualenv, against the same Redis.
+const pythonFiles = pick(readdirSync(join(root, 'python', 'tests')).filter((f) => /^test_.*\.py$/.test(f)).map((f) => join('python', 'tests', f)));
+if (pythonFiles.length > 0) {
+  // RATE_SYNC_TEST_PYTHON_COMPAT=1 also runs them on the oldest versions we support (.venv-compat).
+  const venvs = [['current', '.venv', 'python/requirements-test.txt']];
+  if (process.env.RATE_SYNC_TEST_PYTHON_COMPAT) venvs.push(['oldest supported', '.venv-compat', 'python/requirements-compat.txt']);
+  for (const [label, dir, requirements] of venvs) {
+    const venv = provisionPython(root, undefined, { venv: dir, requirements });
+    if ('skip' in venv) process.stdout.write(`\n⚠ Python tests (${label}) skipped: ${venv.skip}\n`);
+    else {
+      await step(`python tests, ${label} celery/redis (${pythonFiles.length} files)`, venv.python, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', ...pythonFiles], {
+        env: { ...env, RATE_SYNC_TEST_NODE: process.execPath },
+      });
+    }
+  }
 }
 await cleanup();
 

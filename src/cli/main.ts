@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { VERSION } from '../version.js';
 import { checkCommand } from './check.js';
 import { runDemo } from './demo.js';
+import { serve } from './serve.js';
 
 function positive(name: string): (value: string) => number {
   return (value) => {
@@ -37,6 +38,26 @@ program
   .option('--jobs <n>', 'number of jobs', positive('--jobs'), 8000)
   .action(async (opts: { config?: string; speed: number; jobs: number }) => {
     await runDemo({ ...opts, jobs: Math.round(opts.jobs), out: (s) => process.stdout.write(`${s}\n`) });
+  });
+
+program
+  .command('serve')
+  .description('run the coordinator of this host, with the Celery bridge when the configuration has a [bridge] table')
+  .option('-c, --config <file>', 'configuration file (default: RATE_SYNC_CONFIG, ./rate-sync.toml, ./config/rate-sync.toml)')
+  .action(async (opts: { config?: string }) => {
+    const out = (s: string): void => void process.stdout.write(`${s}\n`);
+    let server;
+    try {
+      server = await serve({ ...opts, out });
+    } catch (err) {
+      process.stderr.write(`ratesync serve: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    }
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(signal, () => {
+        void server.stop(`the coordinator was stopped (${signal})`).then(() => process.exit(0));
+      });
+    }
   });
 
 await program.parseAsync();
