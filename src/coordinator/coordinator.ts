@@ -81,6 +81,10 @@ interface KeyEntry {
   busy: boolean;
   /** Something changed while busy: serve again before resting. */
   again: boolean;
+  /** The store refused the head: it waits for the key's timer or a release. */
+  blocked: boolean;
+  /** One-try (timeout 0) waiters queued: they are refused as soon as the key blocks. */
+  tries: number;
 }
 
 export interface LimiterInfo {
@@ -127,7 +131,10 @@ export class Coordinator {
     this.#clock = options.clock ?? systemClock;
     this.#batchSize = options.batchSize ?? 64;
     this.#log = options.log ?? (() => undefined);
-    this.#table = new LimiterTable(options.storeFactory ?? createStore, this.#clock);
+    this.#table = new LimiterTable(options.storeFactory ?? createStore, this.#clock, {
+      keyChanged: (key) => this.#keyChanged(key),
+      ...(options.log === undefined ? {} : { log: options.log }),
+    });
     this.#leases = new LeaseBook(this.#clock, (records) => this.#leasesLost(records));
     this.#table.apply(config);
   }
@@ -226,8 +233,8 @@ export class Coordinator {
       }
     }
     entry ??= this.#newEntry(found.id, req.limiter, req.key, limiter);
-    if (timeoutMs === 0 && entry.queue.size > 0) {
-      // One try and others are ahead in the FIFO: refused without consuming anything.
+    if (timeoutMs === 0 && entry.blocked) {
+      // One try and others ahead in the FIFO are blocked: refused without consuming anything.
       limiter.stats.timeouts++;
       return done(new RateLimitTimeoutError(entry.id, 0), null);
     }
@@ -244,6 +251,7 @@ export class Coordinator {
       settled: false,
     };
     entry.queue.push(waiter);
+    if (timeoutMs === 0) entry.tries++;
     peer.waiters.set(id, waiter);
     limiter.stats.waiting++;
     if (timeoutMs > 0 && timeoutMs !== Infinity) {
@@ -386,6 +394,8 @@ export class Coordinator {
       timer: undefined,
       busy: false,
       again: false,
+      blocked: false,
+      tries: 0,
     };
     this.#entries.set(id, entry);
     return entry;
@@ -409,6 +419,7 @@ export class Coordinator {
   #serve(entry: KeyEntry): void {
     for (;;) {
       entry.again = false;
+      entry.blocked = false;
       this.#clearTimer(entry);
       const batch = this.#nextBatch(entry);
       if (batch.length === 0) {
@@ -461,6 +472,7 @@ export class Coordinator {
   #settleBatch(entry: KeyEntry, batch: Waiter[], result: AcquireResult): boolean {
     if (this.#closed !== undefined) return false;
     const now = result.decidedAt ?? this.#clock.now();
+    if (result.fallback === true) entry.limiter.stats.fallbackAcquisitions += result.granted;
     for (let i = 0; i < result.granted; i++) this.#grant(batch[i] as Waiter, now);
     if (result.granted === batch.length) return true;
     const head = batch[result.granted] as Waiter;
@@ -470,6 +482,9 @@ export class Coordinator {
       this.#timeOut(head);
       return true;
     }
+    entry.blocked = true;
+    // One-try requests queued while the store was deciding had their try: the key is blocked.
+    if (entry.tries > 0) for (const w of entry.queue.live()) if (w.timeoutMs === 0) this.#timeOut(w);
     if (result.retryAfterMs !== Infinity) {
       entry.timer = this.#clock.setTimeout(() => {
         entry.timer = undefined;
@@ -537,6 +552,7 @@ export class Coordinator {
 
   #settle(w: Waiter, error: RateSyncError | WireError | null, grant: Grant | null): void {
     w.entry.queue.settle(w);
+    if (w.timeoutMs === 0) w.entry.tries--;
     w.entry.limiter.stats.waiting--;
     w.peer.waiters.delete(w.requestId);
     if (w.deadlineTimer !== undefined) this.#clock.clearTimeout(w.deadlineTimer);
@@ -567,6 +583,12 @@ export class Coordinator {
       limiter: limiter.spec.id,
       error: err instanceof Error ? err.message : String(err),
     });
+  }
+
+  /** The store saw the key change elsewhere (another host released): serve its blocked head now. */
+  #keyChanged(key: string): void {
+    const entry = this.#entries.get(key);
+    if (entry?.blocked === true) this.#pump(entry);
   }
 
   #leasesLost(records: LeaseRecord[]): void {

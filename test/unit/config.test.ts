@@ -56,7 +56,7 @@ window_seconds = 60
   });
   assert.deepEqual([...config.stores.values()], [{
     id: 'redis', engine: 'redis', url: 'redis://127.0.0.1:6379/0', keyPrefix: 'ratesync',
-    connectTimeout: 2, commandTimeout: 1, expectedHosts: 1,
+    connectTimeout: 2, commandTimeout: 1, expectedHosts: 1, cluster: false, clusterNodes: [],
   }]);
   assert.equal(config.source, 'test.toml');
   assert.equal(config.bridge, undefined);
@@ -102,7 +102,7 @@ namespace = "jobs:eu"
 `, { REDIS_URL: 'redis://bridge-host:6379/0' });
   assert.deepEqual(config.stores.get('main'), {
     id: 'main', engine: 'redis', url: 'redis://:secret@db:6379/1', keyPrefix: 'app:rl',
-    connectTimeout: 0.5, commandTimeout: 0.25, expectedHosts: 3,
+    connectTimeout: 0.5, commandTimeout: 0.25, expectedHosts: 3, cluster: false, clusterNodes: [],
   });
   assert.deepEqual(config.limiters.get('api'), {
     id: 'api', store: 'main', algorithm: 'token_bucket', ratePerSecond: 2.5, burst: 10, maxConcurrent: 4,
@@ -202,7 +202,7 @@ socket_timeout = 5
       { path: 'stores.r.expected_hosts', expected: 'a positive integer', found: '1.5 (number)' },
       {
         path: 'stores.r.socket_timeout',
-        expected: 'one of the keys: engine, url, key_prefix, connect_timeout, command_timeout, expected_hosts',
+        expected: 'one of the keys: engine, url, key_prefix, connect_timeout, command_timeout, expected_hosts, cluster, cluster_nodes',
         found: 'unknown key "socket_timeout"',
       },
     ],
