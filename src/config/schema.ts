@@ -37,6 +37,7 @@ const redisShape = {
   key_prefix: z
     .string({ error: 'a non-empty string without whitespace' })
     .regex(/^\S+$/, { error: 'a non-empty string without whitespace' })
+    .regex(/^[^{}]*$/, { error: 'a prefix without "{" or "}" (the store puts a hash tag of its own in every key)' })
     .optional(),
   connect_timeout: positiveNumber.optional(),
   command_timeout: positiveNumber.optional(),

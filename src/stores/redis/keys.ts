@@ -4,8 +4,9 @@
  * of misreading its keys.
  *
  * Every key of a limiter key K carries the hash tag {K}: one script call touches one cluster
- * slot. Whatever K contains, Redis hashes the text between the first "{" and the first "}"
- * after it, and both lie within "<prefix>:v1:{K}", which all keys of K share.
+ * slot. Redis hashes the text between the first "{" and the first "}" after it, or the whole
+ * key when that text is empty, so "%", "{" and "}" in K are percent-encoded (and key_prefix
+ * may not contain braces): the tag is then exactly K, never empty, the same for all of K's keys.
  */
 export const LAYOUT_VERSION = 1;
 
@@ -21,8 +22,13 @@ export interface LimiterKeys {
   readonly leases: string;
 }
 
+/** K with "%", "{" and "}" percent-encoded (one-to-one, so keys of distinct limiters stay distinct). */
+export function hashTag(key: string): string {
+  return key.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
 export function limiterKeys(prefix: string, key: string): LimiterKeys {
-  const base = `${prefix}:v${LAYOUT_VERSION}:{${key}}`;
+  const base = `${prefix}:v${LAYOUT_VERSION}:{${hashTag(key)}}`;
   return { rate: `${base}:r`, window: `${base}:w`, leases: `${base}:c` };
 }
 
