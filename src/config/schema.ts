@@ -202,7 +202,7 @@ function limiterRules(l: LimiterInput, ctx: z.RefinementCtx, key: (snake: string
 }
 
 function redisRules(s: RedisInput, ctx: z.RefinementCtx, key: (snake: string) => string): void {
-  if (s.cluster_nodes !== undefined && s.cluster !== true) {
+  if (s.cluster_nodes !== undefined && (s.cluster === undefined || s.cluster === false)) {
     ctx.addIssue({ code: 'custom', path: ['cluster_nodes'], message: `no ${key('cluster_nodes')} without ${key('cluster')} = true`, input: s.cluster_nodes });
   }
   const db = typeof s.url === 'string' && isRedisUrl(s.url) ? new URL(s.url).pathname.replace('/', '') : '';

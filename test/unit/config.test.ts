@@ -212,6 +212,55 @@ socket_timeout = 5
   ]);
 });
 
+test('a Redis Cluster store: cluster = true, more seeds in cluster_nodes, database 0 only', () => {
+  const config = load(`
+[stores.c]
+engine = "redis"
+url = "rediss://app:pw@node-a:7000"
+cluster = true
+cluster_nodes = ["rediss://node-b:7000", "rediss://node-c:7000/0"]
+`);
+  const store = config.stores.get('c');
+  assert.ok(store?.engine === 'redis');
+  assert.equal(store.cluster, true);
+  assert.deepEqual(store.clusterNodes, ['rediss://node-b:7000', 'rediss://node-c:7000/0']);
+  assert.deepEqual(
+    issuesOf(`[stores.c]
+engine = "redis"
+url = "redis://h:7000/2"
+cluster = "yes"
+cluster_nodes = ["h2:7000"]
+
+[stores.d]
+engine = "redis"
+url = "redis://h:7000/2"
+cluster = true
+
+[stores.e]
+engine = "redis"
+cluster_nodes = ["redis://h2:7000"]
+`),
+    [
+      { path: 'stores.c.cluster', expected: 'true or false', found: '"yes" (string)' },
+      { path: 'stores.c.cluster_nodes.0', expected: 'a redis:// or rediss:// URL', found: '"h2:7000" (string)' },
+      { path: 'stores.d.url', expected: 'a URL without a database number (a Redis Cluster has database 0 only)', found: '"redis://h:7000/2" (string)' },
+      { path: 'stores.e.cluster_nodes', expected: 'no cluster_nodes without cluster = true', found: 'an array' },
+    ],
+  );
+});
+
+test('a Redis URL names its database by number; key_prefix leaves hash tags to the store', () => {
+  assert.deepEqual(issuesOf('[stores.r]\nengine = "redis"\nurl = "redis://h:6379/cache"\nkey_prefix = "{app}"\n'), [
+    { path: 'stores.r.url', expected: 'a redis:// or rediss:// URL', found: '"redis://h:6379/cache" (string)' },
+    {
+      path: 'stores.r.key_prefix',
+      expected: 'a prefix without "{" or "}" (the store puts a hash tag of its own in every key)',
+      found: '"{app}" (string)',
+    },
+  ]);
+  assert.equal((load('[stores.r]\nengine = "redis"\nurl = "redis://h"\n').stores.get('r') as { url: string }).url, 'redis://h');
+});
+
 test('ids must be 1 to 128 safe characters, without ":"', () => {
   const expected = 'an id of 1 to 128 letters, digits, "_", "." or "-" (not ":", which separates a limiter from its clone key)';
   assert.deepEqual(issuesOf(`[stores."a:b"]\nengine = "memory"\n[limiters."x y"]\nstore = "memory"\nmax_concurrent = 1\n[limiters.${'l'.repeat(129)}]\nstore = "memory"\nmax_concurrent = 1\n`), [
