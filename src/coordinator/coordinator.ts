@@ -24,6 +24,7 @@ import { createStore, type StoreFactory } from '../stores/index.js';
 import type { AcquireResult } from '../stores/store.js';
 import { LeaseBook, type LeaseHolder, type LeaseRecord } from './lease-book.js';
 import { LimiterTable, type ResolvedLimiter } from './limiter-table.js';
+import { RequestIndex } from './request-index.js';
 import { CANCELLED_CODE, type ClientKind, type Grant, type RequestId } from './protocol.js';
 import type { LimiterMetrics } from './stats.js';
 import { WaiterQueue } from './waiter-queue.js';
@@ -42,7 +43,7 @@ export interface Peer extends LeaseHolder {
   readonly id: number;
   readonly kind: ClientKind;
   readonly label: string;
-  readonly waiters: Map<RequestId, Waiter>;
+  readonly waiters: RequestIndex<Waiter>;
   closed: boolean;
 }
 
@@ -85,6 +86,8 @@ interface KeyEntry {
   blocked: boolean;
   /** One-try (timeout 0) waiters queued: they are refused as soon as the key blocks. */
   tries: number;
+  /** A first store call is due at the next event-loop turn (async stores). */
+  soon: boolean;
 }
 
 export interface LimiterInfo {
@@ -170,7 +173,7 @@ export class Coordinator {
       kind,
       label,
       renewsForItself: kind === 'bridge',
-      waiters: new Map(),
+      waiters: new RequestIndex(),
       leases: new Set(),
       closed: false,
     };
@@ -183,7 +186,7 @@ export class Coordinator {
     if (peer.closed) return;
     peer.closed = true;
     this.#peers.delete(peer);
-    for (const w of [...peer.waiters.values()]) this.#withdraw(w);
+    for (const w of peer.waiters.values()) this.#withdraw(w);
     for (const lease of [...peer.leases]) this.release(lease);
   }
 
@@ -258,7 +261,10 @@ export class Coordinator {
       waiter.deadlineTimer = this.#clock.setTimeout(() => this.#expire(waiter), timeoutMs);
     }
     // Behind others, nothing changes for the head: it is served when its turn comes.
-    if (entry.queue.size === 1) this.#pump(entry);
+    if (entry.queue.size === 1) {
+      if (limiter.store.synchronous) this.#pump(entry);
+      else this.#pumpSoon(entry);
+    }
   }
 
   /** Withdraws a pending acquire; its callback gets a cancellation (or already got its answer). */
@@ -396,6 +402,7 @@ export class Coordinator {
       again: false,
       blocked: false,
       tries: 0,
+      soon: false,
     };
     this.#entries.set(id, entry);
     return entry;
@@ -414,6 +421,19 @@ export class Coordinator {
     }
     entry.busy = true;
     this.#serve(entry);
+  }
+
+  /**
+   * An async store is first asked at the next event-loop turn, so that requests arriving
+   * together (callers resuming after their batch was granted) go in one call, not two.
+   */
+  #pumpSoon(entry: KeyEntry): void {
+    if (entry.soon) return;
+    entry.soon = true;
+    setImmediate(() => {
+      entry.soon = false;
+      if (this.#closed === undefined && this.#entries.get(entry.id) === entry) this.#pump(entry);
+    });
   }
 
   #serve(entry: KeyEntry): void {

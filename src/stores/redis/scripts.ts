@@ -103,8 +103,10 @@ export async function acquireScript(
   items: readonly AcquireItem[],
   ctx: ScriptContext,
 ): Promise<AcquireReply> {
-  const args: Arg[] = [keys.rate, keys.window, keys.leases, now ?? '', ...policyArgs(policy)];
-  for (const item of items) args.push(item.cost, item.leaseId ?? '');
+  let costs = '';
+  for (const item of items) costs = costs === '' ? String(item.cost) : `${costs},${item.cost}`;
+  const args: Arg[] = [keys.rate, keys.window, keys.leases, now ?? '', ...policyArgs(policy), costs];
+  if (policy.concurrency !== undefined) for (const item of items) args.push(item.leaseId ?? '');
   const reply = await call(client, 'acquire', args, ctx);
   return { granted: Number(reply[1]), retryAt: reply[2] === '' ? NaN : num(reply[2]), now: num(reply[3]) };
 }

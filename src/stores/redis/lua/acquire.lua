@@ -12,7 +12,9 @@ ARGV[4]  limit        units per window, '' without a window
 ARGV[5]  window_ms    window length in ms, '' without a window
 ARGV[6]  max          lease units held at once, '' without max_concurrent
 ARGV[7]  lease_ms     lease lifetime in ms, '' without max_concurrent
-ARGV[8..] pairs: cost (units), lease id ('' without max_concurrent)
+ARGV[8]  costs: the units of each request, in FIFO order, comma-separated ("1,1,3")
+ARGV[9..] lease ids, one per request, only with max_concurrent
+(One string for all costs: a batch of 64 costs ~1 argument to write, not 64.)
 
 Output: { 0, granted, retry_at, now }
   granted   how many requests, from the first, were granted
@@ -31,14 +33,16 @@ return run(function()
   if p.max then check_type(KEYS[3], 'zset'); s.leases = leases_open(KEYS[3], now, true) end
 
   local granted, retry_at = 0, nil
-  for i = 8, #ARGV, 2 do
-    local cost = tonumber(ARGV[i])
+  for c in string.gmatch(ARGV[8], '[^,]+') do
+    local cost = tonumber(c)
     if cost == nil or cost < 1 then fail(BAD_ARGUMENT, 'a cost must be a number >= 1') end
-    local ok, at = decide(s, p, now, cost, ARGV[i + 1])
+    local ok, at = decide(s, p, now, cost, ARGV[9 + granted])
     if not ok then retry_at = at; break end
     granted = granted + 1
   end
 
+  if s.log then window_flush(s.log) end
+  if s.leases then leases_flush(s.leases) end
   if granted > 0 then
     if p.interval then redis.call('SET', KEYS[1], fmt(s.tat), 'PX', ttl(s.tat - now, overridden)) end
     if p.limit then redis.call('PEXPIRE', KEYS[2], ttl(p.window_ms, overridden)) end

@@ -153,10 +153,20 @@ local function window_open(key, now, p, writable)
   return log
 end
 
+-- Grants of one call share one instant, so they are written as one entry, once (window_flush):
+-- the list is read again only when a request is refused, which ends the call.
+local function window_flush(log)
+  if log.pending == nil then return end
+  local e = fmt(log.tail_t) .. ' ' .. fmt(log.tail_u) .. ' ' .. fmt(log.tail_c)
+  if log.pending_new then redis.call('RPUSH', log.key, e) else redis.call('LSET', log.key, -1, e) end
+  log.pending, log.pending_new = nil, nil
+end
+
 local function window_ready_at(log, now, cost, p)
   if cost > p.limit then return INF end
   local excess = log.total + cost - p.limit
   if excess <= 0 then return now end
+  window_flush(log)
   local at = INF
   window_scan(log.key, log.head, function(t, u)
     excess = excess - u
@@ -169,13 +179,13 @@ local function window_take(log, now, cost)
   -- Grants at the same instant share one entry, as in windowTake.
   if log.tail_t ~= nil and log.tail_t == now then
     log.tail_u, log.tail_c = log.tail_u + cost, log.tail_c + cost
-    redis.call('LSET', log.key, -1, fmt(now) .. ' ' .. fmt(log.tail_u) .. ' ' .. fmt(log.tail_c))
   else
-    local c = (log.tail_c or 0) + cost
-    redis.call('RPUSH', log.key, fmt(now) .. ' ' .. fmt(cost) .. ' ' .. fmt(c))
+    window_flush(log)
+    log.tail_t, log.tail_u, log.tail_c = now, cost, (log.tail_c or 0) + cost
     if log.head_t == nil then log.head_t = now end
-    log.tail_t, log.tail_u, log.tail_c = now, cost, c
+    log.pending_new = true
   end
+  log.pending = true
   log.total = log.total + cost
 end
 
@@ -191,10 +201,22 @@ local function leases_open(key, now, writable)
   return { key = key, used = redis.call('ZCOUNT', key, '(' .. fmt(now), '+inf') }
 end
 
+-- Lease members of one call are added in one ZADD (leases_flush): the set is read again only
+-- when a request is refused, which ends the call.
+local function leases_flush(leases)
+  local args = leases.pending
+  if args == nil then return end
+  for i = 1, #args, 2000 do
+    redis.call('ZADD', leases.key, unpack(args, i, math.min(i + 1999, #args)))
+  end
+  leases.pending = nil
+end
+
 local function lease_ready_at(leases, now, units, p)
   if units > p.max then return INF end
   local excess = leases.used + units - p.max
   if excess <= 0 then return now end
+  leases_flush(leases)
   local r = redis.call('ZRANGEBYSCORE', leases.key, '(' .. fmt(now), '+inf', 'WITHSCORES', 'LIMIT', excess - 1, 1)
   if r[2] then return tonumber(r[2]) end
   return INF
@@ -208,7 +230,12 @@ end
 
 local function lease_take(leases, now, id, units, p)
   local expiry = fmt(now + p.lease_ms)
-  for _, m in ipairs(lease_members(id, units)) do redis.call('ZADD', leases.key, expiry, m) end
+  local args = leases.pending or {}
+  for _, m in ipairs(lease_members(id, units)) do
+    args[#args + 1] = expiry
+    args[#args + 1] = m
+  end
+  leases.pending = args
   leases.used = leases.used + units
 end
 
