@@ -273,7 +273,9 @@ describe('exact at any rate through Redis', { skip: redisSkip }, () => {
       // Stamps are Redis decision instants mapped onto this host's clock, which agrees with
       // Redis's to a few µs here: 20 µs of slack, worth rate × 0.02 ms units (0.1 at 5000/s).
       assert.ok(excess <= (rate * 0.02) / 1000, `a window holds ${excess} units more than burst + rate·T`);
-      assert.ok(used > 0.8, `the limiter was saturated: ${(100 * used).toFixed(1)}%`);
+      // Not a utilisation test (the two-host test and bench/redis.ts are): only proof that the
+      // callers kept the limiter saturated, so the bound was tested, even on a loaded machine.
+      assert.ok(used > 0.5, `the limiter was saturated: ${(100 * used).toFixed(1)}%`);
     });
   }
 });
