@@ -183,6 +183,26 @@ describe('redis store: bad input gets a clear error naming the store', { skip: r
     assert.match(String(unavailable?.fields['reason']), /ECONNREFUSED/);
   });
 
+  test('while Redis is unreachable, leases come from the local share (max_concurrent / expected_hosts) and return there', async () => {
+    const port = await freePort();
+    const { rs } = host(
+      { url: `redis://127.0.0.1:${port}/0`, keyPrefix: uniquePrefix('fallback-leases'), expectedHosts: 2 },
+      { jobs: { maxConcurrent: 5, leaseSeconds: 30 } },
+    );
+    const jobs = await rs.getLimiter('jobs');
+    const a = await jobs.acquire({ timeoutMs: 2000 });
+    const b = await jobs.acquire({ timeoutMs: 2000 });
+    assert.equal(await jobs.tryAcquire({ timeoutMs: 0 }), null, 'floor(5 / 2) = 2 leases on this host');
+    const waiting = jobs.acquire({ timeoutMs: 2000 });
+    a.release();
+    const c = await waiting;
+    assert.equal((await jobs.state()).inFlight, 2);
+    b.release();
+    c.release();
+    assert.equal((await jobs.state()).inFlight, 0);
+    assert.equal((await jobs.metrics()).fallbackAcquisitions, 3);
+  });
+
   test('a wrong password is an error for every limiter (falling back would hide it), naming store and user', async () => {
     for (const auth of ['limiter:wrong-pw', ':wrong-password', '']) {
       const { rs } = host(
