@@ -12,6 +12,7 @@
  *    1 s windows of 1000 points); bottleneck: minTime 1 ms (Redis clustering).
  */
 import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { provisionRedis, startRedis } from '../scripts/lib/redis.mjs';
 import { printTable, ratio } from './report.js';
 import type { Lib } from './workers/redis-host.js';
@@ -28,8 +29,26 @@ if ('skip' in binaries) {
 const redis = await startRedis(binaries.server);
 let runs = 0;
 
-/** Runs `lib` on HOSTS worker processes for `seconds`; returns every grant instant (epoch ms). */
-async function run(lib: Lib, rate: number, burst: number, seconds: number): Promise<number[]> {
+/** CPU time (µs) the redis-server process has used so far (Linux /proc; undefined elsewhere). */
+function redisCpuMicros(): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${redis.pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime + stime, in clock ticks of 10 ms
+  } catch {
+    return undefined;
+  }
+}
+
+interface Run {
+  /** Every grant instant (epoch ms), sorted. */
+  stamps: number[];
+  /** CPU of the client processes, and of Redis, per permit (µs). */
+  clientCpu: number;
+  redisCpu: number | undefined;
+}
+
+/** Runs `lib` on HOSTS worker processes for `seconds`. */
+async function run(lib: Lib, rate: number, burst: number, seconds: number): Promise<Run> {
   const keyPrefix = `bench-${lib}-${++runs}`;
   const workers = Array.from({ length: HOSTS }, () =>
     fork(new URL('./workers/redis-host.ts', import.meta.url), [], { execArgv: ['--import', 'tsx'] }),
@@ -49,8 +68,16 @@ async function run(lib: Lib, rate: number, burst: number, seconds: number): Prom
     const done = workers.map((w) => answer(w, 'done'));
     const startAt = Date.now() + 300;
     for (const w of workers) w.send({ type: 'run', callers: CALLERS, startAt, endAt: startAt + seconds * 1000 });
+    const redisBefore = redisCpuMicros();
     const results = await Promise.all(done);
-    return results.flatMap((r) => r['stamps'] as number[]).sort((a, b) => a - b);
+    const redisAfter = redisCpuMicros();
+    const stamps = results.flatMap((r) => r['stamps'] as number[]).sort((a, b) => a - b);
+    const permits = Math.max(1, stamps.length);
+    return {
+      stamps,
+      clientCpu: results.reduce((sum, r) => sum + (r['cpuMicros'] as number), 0) / permits,
+      redisCpu: redisBefore === undefined || redisAfter === undefined ? undefined : (redisAfter - redisBefore) / permits,
+    };
   } finally {
     for (const w of workers) if (w.exitCode === null) w.kill();
   }
@@ -75,22 +102,44 @@ function percentile(sorted: number[], p: number): number {
 // load from elsewhere on the machine weighs on every library alike.
 const seconds = 2;
 const rounds = 3;
-const samples = new Map<Lib, number[]>(LIBS.map((lib) => [lib, []]));
+const samples = new Map<Lib, Run[]>(LIBS.map((lib) => [lib, []]));
 for (let round = 0; round < rounds; round++) {
-  for (const lib of LIBS) samples.get(lib)!.push((await run(lib, 0, 1, seconds)).length / seconds);
+  for (const lib of LIBS) samples.get(lib)!.push(await run(lib, 0, 1, seconds));
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-const unsaturated = LIBS.map((lib) => ({ lib, perSecond: median(samples.get(lib)!), all: samples.get(lib)! }));
+const unsaturated = LIBS.map((lib) => {
+  const runs = samples.get(lib)!;
+  const all = runs.map((r) => r.stamps.length / seconds);
+  const redisCpu = runs.map((r) => r.redisCpu);
+  return {
+    lib,
+    perSecond: median(all),
+    all,
+    clientCpu: median(runs.map((r) => r.clientCpu)),
+    redisCpu: redisCpu.every((x) => x !== undefined) ? median(redisCpu as number[]) : undefined,
+  };
+});
 const ours = unsaturated[0]!.perSecond;
 const bestPeer = Math.max(...unsaturated.slice(1).map((r) => r.perSecond));
 printTable(
   `unsaturated: ${HOSTS} processes × ${CALLERS} callers through one Redis, ${rounds} interleaved rounds of ${seconds} s (permits/s, higher is better)`,
   [
-    ['library', 'median permits/s', 'rounds', 'rate-sync ÷ this'],
-    ...unsaturated.map((r) => [r.lib, r.perSecond.toFixed(0), r.all.map((x) => x.toFixed(0)).join(' / '), ratio(ours, r.perSecond)]),
+    ['library', 'median permits/s', 'rounds', 'rate-sync ÷ this', 'client CPU µs/permit', 'Redis CPU µs/permit'],
+    ...unsaturated.map((r) => [
+      r.lib,
+      r.perSecond.toFixed(0),
+      r.all.map((x) => x.toFixed(0)).join(' / '),
+      ratio(ours, r.perSecond),
+      r.clientCpu.toFixed(1),
+      r.redisCpu === undefined ? '-' : r.redisCpu.toFixed(1),
+    ]),
   ],
 );
-console.log(`\nrate-sync vs the better peer: ${(ours / bestPeer).toFixed(2)}× (target ≥ 3×)`);
+console.log(`\nrate-sync vs the better peer: ${(ours / bestPeer).toFixed(2)}× the permits/s (target ≥ 3×)`);
+const cpuOf = (r: (typeof unsaturated)[number]) => r.clientCpu + (r.redisCpu ?? 0);
+for (const peer of unsaturated.slice(1)) {
+  console.log(`CPU per permit, clients + Redis: ${peer.lib} ${cpuOf(peer).toFixed(1)} µs, rate-sync ${cpuOf(unsaturated[0]!).toFixed(1)} µs (${(cpuOf(peer) / cpuOf(unsaturated[0]!)).toFixed(1)}× less)`);
+}
 
 // 2. Saturated at 1000/s.
 const rate = 1000;
@@ -98,7 +147,7 @@ const burst = 10;
 const span = 5;
 const rows: string[][] = [];
 for (const lib of LIBS) {
-  const stamps = await run(lib, rate, burst, span + 0.5);
+  const { stamps } = await run(lib, rate, burst, span + 0.5);
   const t0 = stamps[0] as number;
   const inSpan = stamps.filter((t) => t <= t0 + span * 1000);
   const ideal = burst + rate * span;

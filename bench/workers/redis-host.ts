@@ -3,7 +3,7 @@
  * Redis with many concurrent callers, driven over IPC.
  *
  *   parent → { type: 'setup', lib, url, keyPrefix, rate, burst }  child → { type: 'ready' }
- *   parent → { type: 'run', callers, startAt, endAt }             child → { type: 'done', stamps }
+ *   parent → { type: 'run', callers, startAt, endAt }             child → { type: 'done', stamps, cpuMicros }
  *
  * `stamps` are the grant instants (epoch ms) of the permits granted in [startAt, endAt]: for
  * rate-sync the Redis decision instant (`grantedAt`), for the peers the instant the call resolved.
@@ -74,6 +74,7 @@ async function setup(s: Setup): Promise<void> {
 async function run(callers: number, startAt: number, endAt: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, startAt - Date.now())));
   const stamps: number[] = [];
+  const cpu = process.cpuUsage();
   await Promise.all(
     Array.from({ length: callers }, async () => {
       while (Date.now() < endAt) {
@@ -82,9 +83,10 @@ async function run(callers: number, startAt: number, endAt: number): Promise<voi
       }
     }),
   );
+  const used = process.cpuUsage(cpu);
   await close();
   // Exit once the message is out (an exit right after send() may drop it).
-  process.send?.({ type: 'done', stamps }, () => process.exit(0));
+  process.send?.({ type: 'done', stamps, cpuMicros: used.user + used.system }, () => process.exit(0));
 }
 
 process.on('message', (m: { type: string } & Setup & { callers: number; startAt: number; endAt: number }) => {
