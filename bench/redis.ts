@@ -7,9 +7,10 @@
  * 2. Saturated at 1000/s for 5 s: utilisation of the quota, over-admission (the worst window
  *    against burst + rate·T), and the wait error: each grant's instant minus its ideal instant
  *    on a perfect token bucket schedule (negative: early, i.e. over-admitted; positive: late).
- *    rate-sync: token bucket, burst 10 (Node timers fire at 1 ms granularity, so a few ms of
- *    burst absorb them); rate-limiter-flexible: RateLimiterQueue over RateLimiterRedis (fixed
- *    1 s windows of 1000 points); bottleneck: minTime 1 ms (Redis clustering).
+ *    rate-sync: token bucket, burst 10 and burst 50 (Node timers fire at 1 ms granularity and
+ *    a loaded host is late by more; a burst absorbs that lateness); rate-limiter-flexible:
+ *    RateLimiterQueue over RateLimiterRedis (fixed 1 s windows of 1000 points); bottleneck:
+ *    minTime 1 ms (Redis clustering).
  */
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -143,10 +144,11 @@ for (const peer of unsaturated.slice(1)) {
 
 // 2. Saturated at 1000/s.
 const rate = 1000;
-const burst = 10;
 const span = 5;
 const rows: string[][] = [];
-for (const lib of LIBS) {
+// The bound a row is held to: rate-sync's configured burst; the peers against burst 10.
+const saturated: [Lib, number][] = [['rate-sync', 10], ['rate-sync', 50], ['rate-limiter-flexible', 10], ['bottleneck', 10]];
+for (const [lib, burst] of saturated) {
   const { stamps } = await run(lib, rate, burst, span + 0.5);
   const t0 = stamps[0] as number;
   const inSpan = stamps.filter((t) => t <= t0 + span * 1000);
@@ -154,8 +156,9 @@ for (const lib of LIBS) {
   const errors = inSpan.map((t, k) => t - (t0 + (Math.max(0, k - burst + 1) * 1000) / rate)).sort((a, b) => a - b);
   const excess = worstExcess(stamps, burst, rate);
   rows.push([
-    lib,
+    lib === 'rate-sync' ? `rate-sync, burst ${burst}` : lib,
     String(inSpan.length),
+    String(ideal),
     `${((100 * inSpan.length) / ideal).toFixed(1)}%`,
     excess <= 1e-6 ? '0' : excess.toFixed(2),
     percentile(errors, 1).toFixed(1),
@@ -163,8 +166,9 @@ for (const lib of LIBS) {
     percentile(errors, 99).toFixed(1),
   ]);
 }
-printTable(`saturated at ${rate}/s: ${HOSTS} processes × ${CALLERS} callers, first ${span} s of grants (ideal ${burst} + ${rate}·${span} = ${burst + rate * span})`, [
-  ['library', 'granted', 'utilisation', `over-admission (units over ${burst} + rate·T)`, 'wait error p1 ms', 'p50 ms', 'p99 ms'],
+printTable(`saturated at ${rate}/s: ${HOSTS} processes × ${CALLERS} callers, first ${span} s of grants`, [
+  ['library', 'granted', 'ideal (burst + rate·T)', 'utilisation', 'over-admission (units)', 'wait error p1 ms', 'p50 ms', 'p99 ms'],
   ...rows,
 ]);
+console.log('(a burst absorbs (burst − 1) / rate of host lateness: 9 ms at burst 10, 49 ms at burst 50; the peers are held to burst 10)');
 await redis.stop();
