@@ -47,9 +47,10 @@ function testFiles(dir) {
 const filter = process.argv[2];
 const pick = (files) => (filter === undefined ? files : files.filter((f) => f.includes(filter)));
 const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 await step('type-check (tsc --noEmit)', npx, ['tsc', '-p', 'tsconfig.json', '--noEmit']);
-await step('build (tsc -> dist/)', npx, ['tsc', '-p', 'tsconfig.build.json']);
+await step('build (tsc -> dist/, Lua scripts)', npm, ['run', '--silent', 'build']);
 
 // One throwaway Redis for the run; tests that need their own instances (a cluster, a server to
 // kill) start them with scripts/lib/redis.mjs and the binaries named here.

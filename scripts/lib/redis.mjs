@@ -65,7 +65,8 @@ function ping(port) {
       answer += d.toString();
       if (answer.includes('\r\n')) socket.end();
     });
-    socket.on('close', () => resolve(answer.startsWith('+PONG')));
+    // A server with a password answers NOAUTH: it is up all the same.
+    socket.on('close', () => resolve(answer.startsWith('+PONG') || answer.startsWith('-NOAUTH')));
     socket.on('error', () => resolve(false));
   });
 }
@@ -99,14 +100,25 @@ export async function startRedis(server, options = {}) {
     '--logfile', join(dir, 'redis.log'),
     ...(options.args ?? []),
   ]);
-  await waitUntil(() => ping(port), 10_000, `redis-server on port ${port}`);
+  try {
+    await waitUntil(() => ping(port), 10_000, `redis-server on port ${port}`);
+  } catch (err) {
+    // Never leave a half-started server behind.
+    if (existsSync(pidfile)) process.kill(Number(readFileSync(pidfile, 'utf8').trim()), 'SIGKILL');
+    throw err;
+  }
   const pid = Number(readFileSync(pidfile, 'utf8').trim());
   const alive = () => {
     try {
       process.kill(pid, 0);
-      return true;
     } catch {
       return false;
+    }
+    // The daemon's parent is PID 1, which may reap it late: a zombie has exited all the same.
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return true;
     }
   };
   const halt = async (signal) => {

@@ -66,7 +66,7 @@ function limiterRow(l: LimiterConfig, store: StoreConfig | undefined): string[] 
 function storeLine(store: StoreConfig): string {
   if (store.engine === 'memory') return 'memory';
   return (
-    `redis ${hidePassword(store.url)}, key prefix "${store.keyPrefix}", ` +
+    `redis ${hidePassword(store.url)}${store.cluster ? ` (cluster${store.clusterNodes.length === 0 ? '' : ` + ${store.clusterNodes.length} more seeds`})` : ''}, key prefix "${store.keyPrefix}", ` +
     `timeouts ${store.connectTimeout} s connect / ${store.commandTimeout} s command, expected hosts ${store.expectedHosts}`
   );
 }

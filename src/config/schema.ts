@@ -37,10 +37,13 @@ const redisShape = {
   key_prefix: z
     .string({ error: 'a non-empty string without whitespace' })
     .regex(/^\S+$/, { error: 'a non-empty string without whitespace' })
+    .regex(/^[^{}]*$/, { error: 'a prefix without "{" or "}" (the store puts a hash tag of its own in every key)' })
     .optional(),
   connect_timeout: positiveNumber.optional(),
   command_timeout: positiveNumber.optional(),
   expected_hosts: positiveInteger.optional(),
+  cluster: z.boolean({ error: 'true or false' }).optional(),
+  cluster_nodes: z.array(redisUrl, { error: `a list of ${URL_EXPECTED}s` }).optional(),
 };
 
 const limiterShape = {
@@ -68,6 +71,7 @@ const bridgeShape = {
 
 type Shape = Record<string, z.ZodType>;
 type LimiterInput = z.output<z.ZodObject<typeof limiterShape>>;
+type RedisInput = z.output<z.ZodObject<typeof redisShape>>;
 
 /** How issues name keys: TOML keys as written, or the camelCase options of `configure*()`. */
 export interface Naming {
@@ -93,8 +97,9 @@ export interface Sections {
   readonly bridge?: BridgeConfig;
 }
 
+/** `redis[s]://[user[:password]@]host[:port][/db]`: a database, if given, is a number. */
 export function isRedisUrl(url: string): boolean {
-  return /^rediss?:\/\//.test(url) && URL.canParse(url);
+  return /^rediss?:\/\//.test(url) && URL.canParse(url) && /^\/?\d*$/.test(new URL(url).pathname);
 }
 
 /** The url of a redis store or bridge that does not give one. */
@@ -145,7 +150,8 @@ export function parseBoolean(text: string): boolean | undefined {
 }
 
 function configSchema(ctx: ValidateContext, key: (snake: string) => string) {
-  const store = z.discriminatedUnion('engine', [z.strictObject({ engine: z.literal('memory') }), z.strictObject(redisShape)], {
+  const redis = z.strictObject(redisShape).superRefine((s, c) => redisRules(s, c, key), { when: (p) => isTable(p.value) });
+  const store = z.discriminatedUnion('engine', [z.strictObject({ engine: z.literal('memory') }), redis], {
     error: (issue) => (isTable(issue.input) ? '"memory" or "redis"' : 'a table'),
   });
   const limiter = z
@@ -192,6 +198,16 @@ function limiterRules(l: LimiterInput, ctx: z.RefinementCtx, key: (snake: string
     const needs = `(a sliding_window needs ${key('limit')} and ${key('window_seconds')})`;
     if (!has('limit')) issue('limit', `a positive integer ${needs}`);
     if (!has('window_seconds')) issue('window_seconds', `a number > 0 ${needs}`);
+  }
+}
+
+function redisRules(s: RedisInput, ctx: z.RefinementCtx, key: (snake: string) => string): void {
+  if (s.cluster_nodes !== undefined && (s.cluster === undefined || s.cluster === false)) {
+    ctx.addIssue({ code: 'custom', path: ['cluster_nodes'], message: `no ${key('cluster_nodes')} without ${key('cluster')} = true`, input: s.cluster_nodes });
+  }
+  const db = typeof s.url === 'string' && isRedisUrl(s.url) ? new URL(s.url).pathname.replace('/', '') : '';
+  if (s.cluster === true && db !== '' && Number(db) !== 0) {
+    ctx.addIssue({ code: 'custom', path: ['url'], message: 'a URL without a database number (a Redis Cluster has database 0 only)', input: s.url });
   }
 }
 
@@ -278,6 +294,8 @@ function redisStore(storeId: string, s: Partial<z.output<z.ZodObject<typeof redi
     connectTimeout: s.connect_timeout ?? 2,
     commandTimeout: s.command_timeout ?? 1,
     expectedHosts: s.expected_hosts ?? 1,
+    cluster: s.cluster ?? false,
+    clusterNodes: s.cluster_nodes ?? [],
   };
 }
 

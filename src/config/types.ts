@@ -27,6 +27,10 @@ export interface RedisStoreConfig {
    * each host keeps `1 / expected_hosts` of the rate locally. @default 1
    */
   readonly expectedHosts: number;
+  /** `url` is a seed node of a Redis Cluster (credentials and TLS apply to every node). @default false */
+  readonly cluster: boolean;
+  /** More seed nodes of the cluster (`redis://host:port` URLs), tried when `url` is unreachable. @default [] */
+  readonly clusterNodes: readonly string[];
 }
 
 export type StoreConfig = MemoryStoreConfig | RedisStoreConfig;
@@ -93,6 +97,8 @@ export type StoreOptions =
       connectTimeout?: number;
       commandTimeout?: number;
       expectedHosts?: number;
+      cluster?: boolean;
+      clusterNodes?: string[];
     };
 
 /** The overrides `cloneLimiter()` accepts: the limit parameters, never the store or algorithm. */

@@ -24,6 +24,7 @@ import { createStore, type StoreFactory } from '../stores/index.js';
 import type { AcquireResult } from '../stores/store.js';
 import { LeaseBook, type LeaseHolder, type LeaseRecord } from './lease-book.js';
 import { LimiterTable, type ResolvedLimiter } from './limiter-table.js';
+import { RequestIndex } from './request-index.js';
 import { CANCELLED_CODE, type ClientKind, type Grant, type RequestId } from './protocol.js';
 import type { LimiterMetrics } from './stats.js';
 import { WaiterQueue } from './waiter-queue.js';
@@ -42,7 +43,7 @@ export interface Peer extends LeaseHolder {
   readonly id: number;
   readonly kind: ClientKind;
   readonly label: string;
-  readonly waiters: Map<RequestId, Waiter>;
+  readonly waiters: RequestIndex<Waiter>;
   closed: boolean;
 }
 
@@ -81,6 +82,12 @@ interface KeyEntry {
   busy: boolean;
   /** Something changed while busy: serve again before resting. */
   again: boolean;
+  /** The store refused the head: it waits for the key's timer or a release. */
+  blocked: boolean;
+  /** One-try (timeout 0) waiters queued: they are refused as soon as the key blocks. */
+  tries: number;
+  /** A first store call is due at the next event-loop turn (async stores). */
+  soon: boolean;
 }
 
 export interface LimiterInfo {
@@ -127,7 +134,10 @@ export class Coordinator {
     this.#clock = options.clock ?? systemClock;
     this.#batchSize = options.batchSize ?? 64;
     this.#log = options.log ?? (() => undefined);
-    this.#table = new LimiterTable(options.storeFactory ?? createStore, this.#clock);
+    this.#table = new LimiterTable(options.storeFactory ?? createStore, this.#clock, {
+      keyChanged: (key) => this.#keyChanged(key),
+      ...(options.log === undefined ? {} : { log: options.log }),
+    });
     this.#leases = new LeaseBook(this.#clock, (records) => this.#leasesLost(records));
     this.#table.apply(config);
   }
@@ -163,7 +173,7 @@ export class Coordinator {
       kind,
       label,
       renewsForItself: kind === 'bridge',
-      waiters: new Map(),
+      waiters: new RequestIndex(),
       leases: new Set(),
       closed: false,
     };
@@ -176,7 +186,7 @@ export class Coordinator {
     if (peer.closed) return;
     peer.closed = true;
     this.#peers.delete(peer);
-    for (const w of [...peer.waiters.values()]) this.#withdraw(w);
+    for (const w of peer.waiters.values()) this.#withdraw(w);
     for (const lease of [...peer.leases]) this.release(lease);
   }
 
@@ -226,8 +236,8 @@ export class Coordinator {
       }
     }
     entry ??= this.#newEntry(found.id, req.limiter, req.key, limiter);
-    if (timeoutMs === 0 && entry.queue.size > 0) {
-      // One try and others are ahead in the FIFO: refused without consuming anything.
+    if (timeoutMs === 0 && entry.blocked) {
+      // One try and others ahead in the FIFO are blocked: refused without consuming anything.
       limiter.stats.timeouts++;
       return done(new RateLimitTimeoutError(entry.id, 0), null);
     }
@@ -244,13 +254,17 @@ export class Coordinator {
       settled: false,
     };
     entry.queue.push(waiter);
+    if (timeoutMs === 0) entry.tries++;
     peer.waiters.set(id, waiter);
     limiter.stats.waiting++;
     if (timeoutMs > 0 && timeoutMs !== Infinity) {
       waiter.deadlineTimer = this.#clock.setTimeout(() => this.#expire(waiter), timeoutMs);
     }
     // Behind others, nothing changes for the head: it is served when its turn comes.
-    if (entry.queue.size === 1) this.#pump(entry);
+    if (entry.queue.size === 1) {
+      if (limiter.store.synchronous) this.#pump(entry);
+      else this.#pumpSoon(entry);
+    }
   }
 
   /** Withdraws a pending acquire; its callback gets a cancellation (or already got its answer). */
@@ -386,6 +400,9 @@ export class Coordinator {
       timer: undefined,
       busy: false,
       again: false,
+      blocked: false,
+      tries: 0,
+      soon: false,
     };
     this.#entries.set(id, entry);
     return entry;
@@ -406,9 +423,23 @@ export class Coordinator {
     this.#serve(entry);
   }
 
+  /**
+   * An async store is first asked at the next event-loop turn, so that requests arriving
+   * together (callers resuming after their batch was granted) go in one call, not two.
+   */
+  #pumpSoon(entry: KeyEntry): void {
+    if (entry.soon) return;
+    entry.soon = true;
+    setImmediate(() => {
+      entry.soon = false;
+      if (this.#closed === undefined && this.#entries.get(entry.id) === entry) this.#pump(entry);
+    });
+  }
+
   #serve(entry: KeyEntry): void {
     for (;;) {
       entry.again = false;
+      entry.blocked = false;
       this.#clearTimer(entry);
       const batch = this.#nextBatch(entry);
       if (batch.length === 0) {
@@ -461,6 +492,7 @@ export class Coordinator {
   #settleBatch(entry: KeyEntry, batch: Waiter[], result: AcquireResult): boolean {
     if (this.#closed !== undefined) return false;
     const now = result.decidedAt ?? this.#clock.now();
+    if (result.fallback === true) entry.limiter.stats.fallbackAcquisitions += result.granted;
     for (let i = 0; i < result.granted; i++) this.#grant(batch[i] as Waiter, now);
     if (result.granted === batch.length) return true;
     const head = batch[result.granted] as Waiter;
@@ -470,6 +502,9 @@ export class Coordinator {
       this.#timeOut(head);
       return true;
     }
+    entry.blocked = true;
+    // One-try requests queued while the store was deciding had their try: the key is blocked.
+    if (entry.tries > 0) for (const w of entry.queue.live()) if (w.timeoutMs === 0) this.#timeOut(w);
     if (result.retryAfterMs !== Infinity) {
       entry.timer = this.#clock.setTimeout(() => {
         entry.timer = undefined;
@@ -537,6 +572,7 @@ export class Coordinator {
 
   #settle(w: Waiter, error: RateSyncError | WireError | null, grant: Grant | null): void {
     w.entry.queue.settle(w);
+    if (w.timeoutMs === 0) w.entry.tries--;
     w.entry.limiter.stats.waiting--;
     w.peer.waiters.delete(w.requestId);
     if (w.deadlineTimer !== undefined) this.#clock.clearTimeout(w.deadlineTimer);
@@ -567,6 +603,12 @@ export class Coordinator {
       limiter: limiter.spec.id,
       error: err instanceof Error ? err.message : String(err),
     });
+  }
+
+  /** The store saw the key change elsewhere (another host released): serve its blocked head now. */
+  #keyChanged(key: string): void {
+    const entry = this.#entries.get(key);
+    if (entry?.blocked === true) this.#pump(entry);
   }
 
   #leasesLost(records: LeaseRecord[]): void {

@@ -9,7 +9,7 @@ import { applyOverrides } from '../config/index.js';
 import type { LimiterConfig, LimiterOverrides, RateSyncConfig, StoreConfig } from '../config/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { StoreFactory } from '../stores/index.js';
-import type { LimiterSpec, Store } from '../stores/store.js';
+import type { LimiterSpec, Store, StoreHooks } from '../stores/store.js';
 import { LimiterStats } from './stats.js';
 
 export interface ResolvedLimiter {
@@ -44,14 +44,16 @@ interface StoreSlot {
 export class LimiterTable {
   readonly #factory: StoreFactory;
   readonly #clock: Clock;
+  readonly #hooks: StoreHooks;
   #stores = new Map<string, StoreSlot>();
   #limiters = new Map<string, ResolvedLimiter>();
   /** Limiters made by cloneLimiter(), re-derived from their source on every reload. */
   readonly #clones = new Map<string, { source: string; overrides: LimiterOverrides }>();
 
-  constructor(factory: StoreFactory, clock: Clock) {
+  constructor(factory: StoreFactory, clock: Clock, hooks: StoreHooks = {}) {
     this.#factory = factory;
     this.#clock = clock;
+    this.#hooks = hooks;
   }
 
   get(id: string): ResolvedLimiter | undefined {
@@ -72,7 +74,7 @@ export class LimiterTable {
       for (const [id, storeConfig] of config.stores) {
         const key = JSON.stringify(storeConfig);
         const old = this.#stores.get(id);
-        stores.set(id, old?.key === key ? old : { key, store: this.#factory(storeConfig, this.#clock) });
+        stores.set(id, old?.key === key ? old : { key, store: this.#factory(storeConfig, this.#clock, this.#hooks) });
       }
     } catch (err) {
       for (const [id, slot] of stores) if (this.#stores.get(id) !== slot) void slot.store.close();
@@ -124,7 +126,7 @@ export class LimiterTable {
     const previous = this.#limiters.get(config.id);
     return {
       config,
-      spec: { id: config.id, storeId: config.store, policy },
+      spec: { id: config.id, storeId: config.store, policy, failClosed: config.failClosed },
       store: slot.store,
       // Counters are monotonic: a reload keeps them.
       stats: previous?.stats ?? new LimiterStats(),

@@ -19,6 +19,8 @@ export interface LimiterMetrics {
   inFlight: number;
   /** Requests waiting now. */
   waiting: number;
+  /** Permits granted from the local fallback share while the store was unreachable. */
+  fallbackAcquisitions: number;
 }
 
 export class LimiterStats {
@@ -29,6 +31,7 @@ export class LimiterStats {
   maxWaitMs = 0;
   inFlight = 0;
   waiting = 0;
+  fallbackAcquisitions = 0;
 
   granted(waitMs: number): void {
     this.acquisitions++;
@@ -46,6 +49,7 @@ export class LimiterStats {
       avgWaitMs: this.acquisitions === 0 ? 0 : this.totalWaitMs / this.acquisitions,
       inFlight: this.inFlight,
       waiting: this.waiting,
+      fallbackAcquisitions: this.fallbackAcquisitions,
     };
   }
 }

@@ -17,6 +17,8 @@ export interface LimiterSpec {
   readonly id: string;
   readonly storeId: string;
   readonly policy: PolicyParams;
+  /** Refuse (StoreUnavailableError) rather than fall back when the store is unreachable. */
+  readonly failClosed?: boolean;
 }
 
 export interface AcquireItem {
@@ -38,6 +40,8 @@ export interface AcquireResult {
    * grants are stamped with it, so the stamps obey the limits exactly.
    */
   readonly decidedAt?: number;
+  /** True when the store could not reach its backend and decided from its local fallback share. */
+  readonly fallback?: boolean;
 }
 
 export interface KeyStateView {
@@ -47,6 +51,17 @@ export interface KeyStateView {
   /** Milliseconds from now until the key is back to full capacity. */
   readonly resetAfterMs: number;
   readonly inFlight: number;
+}
+
+/** What a store may tell its owner, the coordinator. */
+export interface StoreHooks {
+  /**
+   * A key's state changed outside this coordinator (another host released a lease; the backend
+   * came back after an outage): its waiters may be served now rather than at their timer.
+   */
+  keyChanged?(key: string): void;
+  /** One line per notable event (backend lost, back, fallback in use). */
+  log?(event: string, fields: Record<string, unknown>): void;
 }
 
 export interface Store {

@@ -28,7 +28,7 @@ function thrown(fn: () => unknown): ConfigError {
 
 test('validateStoreOptions fills the defaults and reads REDIS_URL from the env given', () => {
   assert.deepEqual(validateStoreOptions('cache', { engine: 'redis', keyPrefix: 'app', expectedHosts: 2 }, { REDIS_URL: 'redis://r:1/3' }), {
-    id: 'cache', engine: 'redis', url: 'redis://r:1/3', keyPrefix: 'app', connectTimeout: 2, commandTimeout: 1, expectedHosts: 2,
+    id: 'cache', engine: 'redis', url: 'redis://r:1/3', keyPrefix: 'app', connectTimeout: 2, commandTimeout: 1, expectedHosts: 2, cluster: false, clusterNodes: [],
   });
   assert.deepEqual(validateStoreOptions('local', { engine: 'memory' }, {}), { id: 'local', engine: 'memory' });
 });
@@ -40,7 +40,7 @@ test('store option issues use the camelCase names and the configureStore source'
   assert.deepEqual(err.issues, [
     {
       path: 'key_prefix',
-      expected: 'one of the options: engine, url, keyPrefix, connectTimeout, commandTimeout, expectedHosts',
+      expected: 'one of the options: engine, url, keyPrefix, connectTimeout, commandTimeout, expectedHosts, cluster, clusterNodes',
       found: 'unknown option "key_prefix"; did you mean "keyPrefix"?',
     },
     { path: 'url', expected: 'a redis:// or rediss:// URL', found: '"http://x" (string)' },
@@ -66,7 +66,7 @@ test('validateLimiterOptions accepts storeId, a known store, and returns an impl
     { REDIS_URL: 'rediss://h:6380/0' },
   );
   assert.deepEqual(implicit.implicitStore, {
-    id: 'redis', engine: 'redis', url: 'rediss://h:6380/0', keyPrefix: 'ratesync', connectTimeout: 2, commandTimeout: 1, expectedHosts: 1,
+    id: 'redis', engine: 'redis', url: 'rediss://h:6380/0', keyPrefix: 'ratesync', connectTimeout: 2, commandTimeout: 1, expectedHosts: 1, cluster: false, clusterNodes: [],
   });
   const known = new Map<string, StoreConfig>([['redis', { id: 'redis', engine: 'memory' }]]);
   assert.equal(validateLimiterOptions('gh', { store: 'redis', maxConcurrent: 1 }, known, {}).implicitStore, undefined);

@@ -56,7 +56,7 @@ window_seconds = 60
   });
   assert.deepEqual([...config.stores.values()], [{
     id: 'redis', engine: 'redis', url: 'redis://127.0.0.1:6379/0', keyPrefix: 'ratesync',
-    connectTimeout: 2, commandTimeout: 1, expectedHosts: 1,
+    connectTimeout: 2, commandTimeout: 1, expectedHosts: 1, cluster: false, clusterNodes: [],
   }]);
   assert.equal(config.source, 'test.toml');
   assert.equal(config.bridge, undefined);
@@ -102,7 +102,7 @@ namespace = "jobs:eu"
 `, { REDIS_URL: 'redis://bridge-host:6379/0' });
   assert.deepEqual(config.stores.get('main'), {
     id: 'main', engine: 'redis', url: 'redis://:secret@db:6379/1', keyPrefix: 'app:rl',
-    connectTimeout: 0.5, commandTimeout: 0.25, expectedHosts: 3,
+    connectTimeout: 0.5, commandTimeout: 0.25, expectedHosts: 3, cluster: false, clusterNodes: [],
   });
   assert.deepEqual(config.limiters.get('api'), {
     id: 'api', store: 'main', algorithm: 'token_bucket', ratePerSecond: 2.5, burst: 10, maxConcurrent: 4,
@@ -202,7 +202,7 @@ socket_timeout = 5
       { path: 'stores.r.expected_hosts', expected: 'a positive integer', found: '1.5 (number)' },
       {
         path: 'stores.r.socket_timeout',
-        expected: 'one of the keys: engine, url, key_prefix, connect_timeout, command_timeout, expected_hosts',
+        expected: 'one of the keys: engine, url, key_prefix, connect_timeout, command_timeout, expected_hosts, cluster, cluster_nodes',
         found: 'unknown key "socket_timeout"',
       },
     ],
@@ -210,6 +210,55 @@ socket_timeout = 5
   assert.deepEqual(issuesOf('[stores.r]\nengine = "redis"\nkey_prefix = ""\n'), [
     { path: 'stores.r.key_prefix', expected: 'a non-empty string without whitespace', found: '"" (string)' },
   ]);
+});
+
+test('a Redis Cluster store: cluster = true, more seeds in cluster_nodes, database 0 only', () => {
+  const config = load(`
+[stores.c]
+engine = "redis"
+url = "rediss://app:pw@node-a:7000"
+cluster = true
+cluster_nodes = ["rediss://node-b:7000", "rediss://node-c:7000/0"]
+`);
+  const store = config.stores.get('c');
+  assert.ok(store?.engine === 'redis');
+  assert.equal(store.cluster, true);
+  assert.deepEqual(store.clusterNodes, ['rediss://node-b:7000', 'rediss://node-c:7000/0']);
+  assert.deepEqual(
+    issuesOf(`[stores.c]
+engine = "redis"
+url = "redis://h:7000/2"
+cluster = "yes"
+cluster_nodes = ["h2:7000"]
+
+[stores.d]
+engine = "redis"
+url = "redis://h:7000/2"
+cluster = true
+
+[stores.e]
+engine = "redis"
+cluster_nodes = ["redis://h2:7000"]
+`),
+    [
+      { path: 'stores.c.cluster', expected: 'true or false', found: '"yes" (string)' },
+      { path: 'stores.c.cluster_nodes.0', expected: 'a redis:// or rediss:// URL', found: '"h2:7000" (string)' },
+      { path: 'stores.d.url', expected: 'a URL without a database number (a Redis Cluster has database 0 only)', found: '"redis://h:7000/2" (string)' },
+      { path: 'stores.e.cluster_nodes', expected: 'no cluster_nodes without cluster = true', found: 'an array' },
+    ],
+  );
+});
+
+test('a Redis URL names its database by number; key_prefix leaves hash tags to the store', () => {
+  assert.deepEqual(issuesOf('[stores.r]\nengine = "redis"\nurl = "redis://h:6379/cache"\nkey_prefix = "{app}"\n'), [
+    { path: 'stores.r.url', expected: 'a redis:// or rediss:// URL', found: '"redis://h:6379/cache" (string)' },
+    {
+      path: 'stores.r.key_prefix',
+      expected: 'a prefix without "{" or "}" (the store puts a hash tag of its own in every key)',
+      found: '"{app}" (string)',
+    },
+  ]);
+  assert.equal((load('[stores.r]\nengine = "redis"\nurl = "redis://h"\n').stores.get('r') as { url: string }).url, 'redis://h');
 });
 
 test('ids must be 1 to 128 safe characters, without ":"', () => {

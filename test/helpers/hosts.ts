@@ -1,0 +1,106 @@
+/**
+ * Separate coordinator processes ("hosts") on one Redis, for multi-host tests and benchmarks:
+ * each runs test/fixtures/redis-host.ts, driven over IPC.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import type { LimiterOptions } from '../../src/index.js';
+import type { LimiterMetrics } from '../../src/coordinator/stats.js';
+
+const FIXTURE = new URL('../fixtures/redis-host.ts', import.meta.url);
+
+export interface HostSetup {
+  url: string;
+  keyPrefix: string;
+  cluster?: boolean;
+  limiter: LimiterOptions;
+}
+
+export interface SaturateResult {
+  grants: number[];
+  errors: number;
+  metrics: LimiterMetrics;
+}
+
+export class Host {
+  readonly child: ChildProcess;
+
+  private constructor(child: ChildProcess) {
+    this.child = child;
+  }
+
+  /** Forks a host, sets it up, and resolves once it is connected. */
+  static async start(setup: HostSetup): Promise<Host> {
+    const child = fork(FIXTURE, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const host = new Host(child);
+    try {
+      await host.#ask({ type: 'setup', ...setup }, 'ready');
+    } catch (err) {
+      host.kill();
+      throw err;
+    }
+    return host;
+  }
+
+  saturate(callers: number, endAt: number): Promise<SaturateResult> {
+    return this.#ask({ type: 'saturate', callers, endAt }, 'done') as Promise<unknown> as Promise<SaturateResult>;
+  }
+
+  async hold(): Promise<number> {
+    const reply = (await this.#ask({ type: 'hold' }, 'held')) as { grantedAt: number };
+    return reply.grantedAt;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, 'exit');
+    this.child.send({ type: 'exit' });
+    const timer = setTimeout(() => this.kill(), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+
+  #ask(message: object, answer: string): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: Record<string, unknown>): void => {
+        if (m['type'] === answer) done(() => resolve(m));
+        else if (m['type'] === 'error') done(() => reject(new Error(`host ${this.child.pid}: ${String(m['message'])}`)));
+      };
+      const onExit = (code: number | null, signal: string | null): void =>
+        done(() => reject(new Error(`host ${this.child.pid} exited (${code ?? signal}) before answering ${answer}`)));
+      const done = (settle: () => void): void => {
+        this.child.off('message', onMessage);
+        this.child.off('exit', onExit);
+        settle();
+      };
+      this.child.on('message', onMessage);
+      this.child.on('exit', onExit);
+      this.child.send(message);
+    });
+  }
+}
+
+/**
+ * The largest excess, over all intervals [t_i, t_j] between grants, of the grants in it over
+ * `burst + rate·(t_j − t_i)`, in O(n): ≤ 0 means the bound held in every window.
+ */
+export function worstExcess(stamps: readonly number[], burst: number, ratePerSecond: number): number {
+  const sorted = [...stamps].sort((a, b) => a - b);
+  const r = ratePerSecond / 1000;
+  let best = -Infinity; // max over i ≤ j of (r·t_i − i)
+  let worst = -Infinity;
+  sorted.forEach((t, j) => {
+    best = Math.max(best, r * t - j);
+    worst = Math.max(worst, j - r * t + best + 1 - burst);
+  });
+  return worst;
+}
+
+/** Grants in [from, from + ms]. */
+export function countIn(stamps: readonly number[], from: number, ms: number): number {
+  return stamps.filter((t) => t >= from && t <= from + ms).length;
+}
