@@ -31,7 +31,10 @@ export class Host {
 
   /** Forks a host, sets it up, and resolves once it is connected. */
   static async start(setup: HostSetup): Promise<Host> {
-    const child = fork(FIXTURE, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // A host is a primary of its own: without the marker of a rate-sync parent (see
+    // docs/threads-and-forks.md), its IPC channel to the test does not make it a client.
+    const { RATE_SYNC_PARENT_PID: _parent, ...env } = process.env;
+    const child = fork(FIXTURE, [], { env, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const host = new Host(child);
     try {
       await host.#ask({ type: 'setup', ...setup }, 'ready');
