@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+from urllib.parse import urlsplit
 
 from celery import Celery
 
 from ratesync_bridge import get_or_clone_limiter
 
-BROKER = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1")
+# The broker and result backend: CELERY_BROKER_URL, else database 1 of the bridge's Redis.
+BROKER = os.environ.get("CELERY_BROKER_URL") or urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")._replace(path="/1").geturl()
 app = Celery("tasks", broker=BROKER, backend=BROKER)
 app.conf.broker_connection_retry_on_startup = True
 
