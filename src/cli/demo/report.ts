@@ -158,6 +158,14 @@ export function summaryLines(report: DemoReport): string[] {
   ];
 }
 
+const BLOCKS = ' ▁▂▃▄▅▆▇█';
+
+/** A one-line chart: one block per bucket, its height proportional to the value. */
+function sparkline(values: readonly number[]): string {
+  const max = Math.max(1, ...values);
+  return values.map((v) => BLOCKS[v === 0 ? 0 : Math.max(1, Math.round((v / max) * (BLOCKS.length - 1)))]).join('');
+}
+
 export function renderTerminal(report: DemoReport, color: boolean): string[] {
   const rows = tableRows(report);
   const widths = (rows[0] as string[]).map((_, i) => Math.max(...rows.map((r) => (r[i] as string).length)));
@@ -179,7 +187,7 @@ export function renderTerminal(report: DemoReport, color: boolean): string[] {
       format: (x: number) => String(Math.round(x)).padStart(6),
       ...(color ? { colors: [asciichart.red, asciichart.cyan] } : {}),
     });
-    lines.push(plot, '');
+    lines.push(plot, `${'grants'.padStart(6)}  ${sparkline(lane.grants)}  (grants per step, at most ${Math.max(...lane.grants)})`, '');
   }
   return lines;
 }

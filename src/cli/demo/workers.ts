@@ -4,6 +4,7 @@
  * coordinator on their own, because the primary loaded rate-sync before starting them.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { isRateSyncMessage } from '../../index.js';
 import { isDemoMessage, type DemoMessage, type Job, type Outcome } from './job.js';
@@ -74,7 +75,7 @@ function forkRunner(worker: Worker, capacity: number): Runner {
 
 /** Forks `count` cluster workers running fork.js; resolves once each is listening for jobs. */
 export function startForks(count: number, perFork: number): Promise<Runner[]> {
-  cluster.setupPrimary({ exec: new URL('./fork.js', import.meta.url).pathname, args: [], silent: false });
+  cluster.setupPrimary({ exec: fileURLToPath(new URL('./fork.js', import.meta.url)), args: [], silent: false });
   return Promise.all(
     Array.from({ length: count }, () => {
       const worker = cluster.fork();
