@@ -113,6 +113,23 @@ def broker_url() -> str:
     return REDIS_URL.rsplit("/", 1)[0] + "/1"
 
 
+def start_celery_worker(app: str, cwd: Path, env: Dict[str, str], pool: str, concurrency: int, queue: Optional[str] = None) -> subprocess.Popen:
+    """`celery -A app worker` in `cwd`, in its own process group (so the pool's children go with it at the end)."""
+    args = [sys.executable, "-m", "celery", "-A", app, "worker", f"--pool={pool}", f"--concurrency={concurrency}"]
+    args += ["--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    if queue is not None:
+        args += ["-Q", queue]
+    return subprocess.Popen(args, cwd=cwd, env=env, start_new_session=True)
+
+
+def stop_celery_worker(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(10)
+
+
 class Worker:
     def __init__(self, namespace: str, pool: str, concurrency: int, acquire_timeout: float) -> None:
         self.results_key = f"{namespace}:test-results"
@@ -129,10 +146,7 @@ class Worker:
             "RATE_SYNC_BRIDGE_URL": REDIS_URL,
             "RATE_SYNC_BRIDGE_NAMESPACE": namespace,
         }
-        args = [sys.executable, "-m", "celery", "-A", "celery_app", "worker", f"--pool={pool}", f"--concurrency={concurrency}"]
-        args += ["--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", self.queue]
-        # Its own process group, so the pool's children go with it at the end.
-        self.process = subprocess.Popen(args, cwd=TESTS, env=env, start_new_session=True)
+        self.process = start_celery_worker("celery_app", TESTS, env, pool, concurrency, self.queue)
         import celery_app  # noqa: F401 - same module, used here to send tasks
 
         self.app = celery_app
@@ -152,11 +166,7 @@ class Worker:
         raise AssertionError(f"waited {seconds} s for {count} events, got {self.events()}")
 
     def stop(self) -> None:
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(10)
+        stop_celery_worker(self.process)
 
 
 @pytest.fixture

@@ -3,13 +3,20 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { VERSION } from '../version.js';
 import { checkCommand } from './check.js';
-import { runDemo } from './demo.js';
 import { serve } from './serve.js';
 
 function positive(name: string): (value: string) => number {
   return (value) => {
     const n = Number(value);
     if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a number > 0, got "${value}"`);
+    return n;
+  };
+}
+
+function count(name: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0 || n > 64) throw new InvalidArgumentError(`${name} must be an integer from 0 to 64, got "${value}"`);
     return n;
   };
 }
@@ -32,12 +39,19 @@ program
 
 program
   .command('demo')
-  .description('run a batch of jobs against simulated GitHub, Stripe and OpenAI quotas on the memory store')
-  .option('-c, --config <file>', 'limiters to use (default: the package\'s examples/rate-sync.toml)')
+  .description('a batch pipeline (piscina pool and cluster forks) against simulated GitHub, Stripe and OpenAI quotas, on the memory store')
+  .option('-c, --config <file>', 'limiters to use: github_api, stripe_api, openai_api (default: the package\'s examples/rate-sync.toml)')
   .option('--speed <n>', 'time runs this many times faster than real time', positive('--speed'), 240)
   .option('--jobs <n>', 'number of jobs', positive('--jobs'), 8000)
-  .action(async (opts: { config?: string; speed: number; jobs: number }) => {
-    await runDemo({ ...opts, jobs: Math.round(opts.jobs), out: (s) => process.stdout.write(`${s}\n`) });
+  .option('--threads <n>', 'threads of the piscina pool', count('--threads'), 2)
+  .option('--forks <n>', 'cluster forks', count('--forks'), 2)
+  .option('--report <file>', 'where to write the HTML report', 'demo-report.html')
+  .option('--no-report', 'write no HTML report')
+  .action(async (opts: { config?: string; speed: number; jobs: number; threads: number; forks: number; report: string | false }) => {
+    if (opts.threads + opts.forks === 0) program.error('ratesync demo: --threads and --forks cannot both be 0');
+    // Loaded here, not at the top: the demo's primary serves the threads and forks it starts.
+    const { runDemo } = await import('./demo/index.js');
+    await runDemo({ ...opts, jobs: Math.round(opts.jobs), out: (s) => process.stdout.write(`${s}\n`), stream: process.stdout });
   });
 
 program

@@ -35,6 +35,13 @@ test('queue processing: messages over the rate are nacked for redelivery, all ar
   assert.ok(Number(nacked) > 0, out);
 });
 
+test('scheduled task: at each tick exactly one of the cluster workers runs the report, the others skip it', () => {
+  const out = run('scheduled-task.ts', ['--workers', '3', '--ticks', '3', '--interval-ms', '1000']);
+  for (const tick of [0, 1, 2]) assert.match(out, new RegExp(`tick ${tick}: 1 worker ran the report, 2 skipped it`), out);
+  assert.match(out, /3 ticks, 3 workers: the report ran 3 times/);
+  assert.equal((out.match(/sent the report of/g) ?? []).length, 3, out);
+});
+
 test('batch processing: items that wait longer than the timeout are skipped', () => {
   const out = run('batch-processing.ts', ['--items', '15', '--timeout-ms', '100']);
   assert.match(out, /10 items processed, 5 skipped/);
