@@ -38,13 +38,13 @@ type Source = RateSync | Coordinator;
 export function createMetrics(source: Source, options: MetricsOptions = {}): Registry {
   const registry = options.registry ?? new Registry();
   const coordinator = (): Coordinator => ('snapshot' in source ? source : source.coordinator);
-  // One snapshot per scrape: every metric's collect() runs in the same turn of the event loop.
+  // One snapshot per scrape: the registry calls every metric's collect() in one synchronous run.
   let cached: { snapshot: CoordinatorSnapshot; series: LimiterSeries[] } | undefined;
   const current = (): { snapshot: CoordinatorSnapshot; series: LimiterSeries[] } => {
     if (cached === undefined) {
       const snapshot = coordinator().snapshot();
       cached = { snapshot, series: aggregate(snapshot.limiters, options.clones ?? 'root') };
-      setImmediate(() => (cached = undefined));
+      queueMicrotask(() => (cached = undefined));
     }
     return cached;
   };
