@@ -24,7 +24,7 @@ export interface StatusIo {
 const TIMEOUT_MS = 3000;
 
 export async function statusCommand(io: StatusIo): Promise<number> {
-  const base = io.url.replace(/\/+$/, '');
+  const base = normalize(io.url);
   if (!io.watch) {
     try {
       const report = await fetchReport(base, io.keys);
@@ -51,6 +51,13 @@ export async function statusCommand(io: StatusIo): Promise<number> {
     });
   }
   return 0;
+}
+
+/** Accepts `http://host:port`, `host:port` or a bare port (on 127.0.0.1). */
+export function normalize(url: string): string {
+  const trimmed = url.trim().replace(/\/+$/, '');
+  if (/^\d+$/.test(trimmed)) return `http://127.0.0.1:${trimmed}`;
+  return /^[a-z]+:\/\//i.test(trimmed) ? trimmed : `http://${trimmed}`;
 }
 
 export async function fetchReport(base: string, keys: number): Promise<StatusReport> {

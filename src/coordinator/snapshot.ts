@@ -97,7 +97,7 @@ export function takeSnapshot(source: SnapshotSource, options: SnapshotOptions): 
       root: source.table.rootOf(id),
       config: resolved.config,
       metrics: resolved.stats.snapshot(),
-      waitCounts: [...resolved.stats.waitCounts],
+      waitCounts: resolved.stats.waitCounts,
       fallback: status?.mode === 'down' && !resolved.config.failClosed,
       keys: keys.get(id) ?? [],
     });

@@ -49,17 +49,35 @@ export class LimiterStats {
   waiting = 0;
   fallbackAcquisitions = 0;
   storeErrors = 0;
-  /** Grants per wait bucket: waitCounts[i] counts waits ≤ WAIT_BUCKETS_MS[i] (and above the bound before). */
-  readonly waitCounts = new Float64Array(WAIT_BUCKETS_MS.length + 1);
+  /** Grants that did not wait (the first bucket), kept apart: the common case is one increment. */
+  #immediate = 0;
+  /** Grants that waited, per bucket (index 0, waits ≤ 0 ms, stays empty). */
+  readonly #waited: number[] = new Array<number>(WAIT_BUCKETS_MS.length + 1).fill(0);
 
   granted(waitMs: number): void {
     this.acquisitions++;
+    if (waitMs === 0) {
+      this.#immediate++;
+      return;
+    }
     this.totalWaitMs += waitMs;
     if (waitMs > this.maxWaitMs) this.maxWaitMs = waitMs;
-    // Most grants do not wait: the first comparison settles them.
-    let i = 0;
-    while (i < WAIT_BUCKETS_MS.length && waitMs > (WAIT_BUCKETS_MS[i] as number)) i++;
-    this.waitCounts[i]!++;
+    // The first bucket whose bound is ≥ waitMs (binary search), else the last one.
+    let lo = 0;
+    let hi = WAIT_BUCKETS_MS.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (waitMs > (WAIT_BUCKETS_MS[mid] as number)) lo = mid + 1;
+      else hi = mid;
+    }
+    this.#waited[lo]!++;
+  }
+
+  /** Grants per wait bucket: [i] counts the waits ≤ WAIT_BUCKETS_MS[i] and above the bound before; the last, above every bound. */
+  get waitCounts(): number[] {
+    const counts = [...this.#waited];
+    counts[0] = (counts[0] as number) + this.#immediate;
+    return counts;
   }
 
   /** A one-try request found no permit. */

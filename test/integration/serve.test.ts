@@ -120,14 +120,42 @@ test('the metrics port: the page, /status.json, /metrics, /healthz; 404 and 405 
   }
 });
 
+test('while a Redis store is unreachable, metrics and the status report show the fallback mode', async () => {
+  const port = await freePort(); // nothing listens there
+  const file = configFile(
+    `[stores.shared]\nengine = "redis"\nurl = "redis://127.0.0.1:${port}/0"\nconnect_timeout = 0.2\n\n` +
+      '[limiters.open]\nstore = "shared"\nrate_per_second = 100\n\n[limiters.strict]\nstore = "shared"\nrate_per_second = 100\nfail_closed = true\n',
+  );
+  const lines: Record<string, unknown>[] = [];
+  const server = await serve({ config: file.path, out: (l) => lines.push(JSON.parse(l) as Record<string, unknown>), http: { port: 0 } });
+  try {
+    await (await server.rateSync.getLimiter('open')).acquire();
+    await assert.rejects((await server.rateSync.getLimiter('strict')).acquire(), /fail_closed/);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /^ratesync_fallback_active\{limiter="open"\} 1$/m);
+    assert.match(metrics, /^ratesync_fallback_active\{limiter="strict"\} 0$/m, 'a fail_closed limiter refuses, it has no fallback');
+    assert.match(metrics, /^ratesync_fallback_grants_total\{limiter="open"\} 1$/m);
+    assert.match(metrics, /^ratesync_store_errors_total\{limiter="strict"\} 1$/m);
+    assert.match(metrics, /^ratesync_store_up\{store="shared"\} 0$/m);
+    assert.match(metrics, /^ratesync_store_outages_total\{store="shared"\} 1$/m);
+    const report = (await (await fetch(`${server.url}/status.json`)).json()) as StatusReport;
+    assert.deepEqual(report.limiters.map((l) => [l.id, l.fallback]), [['open', true], ['strict', false]]);
+    assert.equal(report.stores[0]?.status?.mode, 'down');
+    assert.ok(lines.some((l) => l['event'] === 'store_unavailable' && l['store'] === 'shared'), 'logged');
+  } finally {
+    await server.stop('test over');
+  }
+});
+
 test('ratesync status: a clear error and exit status 1 when nothing runs there', async () => {
   const port = await freePort();
   const r = runCli(['status', '--url', `http://127.0.0.1:${port}`]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, new RegExp(`no ratesync serve answers at http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)\\. Start one with \`ratesync serve\``));
-  const json = runCli(['status', '--json', '--url', `http://127.0.0.1:${port}`]);
+  const json = runCli(['status', '--json', '--url', String(port)]); // a bare port means 127.0.0.1
   assert.equal(json.status, 1);
   assert.equal(json.stdout, '');
+  assert.match(json.stderr, new RegExp(`no ratesync serve answers at http://127\\.0\\.0\\.1:${port} `));
 });
 
 test('ratesync status against a serve process: table, --json, and --watch redrawing every second', async () => {

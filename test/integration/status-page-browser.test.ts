@@ -11,6 +11,17 @@ import { test } from 'node:test';
 import { CHROMIUM_ARGS } from '../../scripts/lib/chromium.mjs';
 import { serve } from '../../src/cli/serve.js';
 
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it holds, failing with `what` after `ms`. */
+async function until(what: string, ms: number, check: () => Promise<boolean>): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting until ${what}`);
+    await sleep(100);
+  }
+}
+
 const executable = process.env['RATE_SYNC_TEST_CHROMIUM'] ?? (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined);
 const skip: string | false =
   executable !== undefined ? false : (process.env['RATE_SYNC_TEST_CHROMIUM_SKIP'] ?? 'chromium is not installed (run the suite with `npm test`, which installs it)');
@@ -44,13 +55,10 @@ test('the status page shows the configured limiters and its numbers move while l
     const held = [await slots.acquire(), await slots.acquire(), await slots.acquire()];
     const queued = slots.acquire();
     const firstTotal = Number(await field('api', 'grants-total').textContent());
-    await page.waitForFunction(
-      (before) => Number(document.querySelector('[data-limiter="api"] [data-field="grants-total"]')?.textContent?.replace(/,/g, '')) >= before + 20,
-      firstTotal,
-      { timeout: 15_000 },
-    );
-    await page.waitForFunction(() => Number(document.querySelector('[data-limiter="api"] polyline')?.getAttribute('data-max')) > 5, undefined, { timeout: 15_000 });
-    await page.waitForFunction(() => document.querySelector('[data-limiter="slots"] [data-field="in-flight"]')?.textContent === '3 / 3', undefined, { timeout: 5000 });
+    const shown = async (limiter: string, name: string): Promise<string> => (await field(limiter, name).textContent()) ?? '';
+    await until('the grants shown grow by 20', 15_000, async () => Number((await shown('api', 'grants-total')).replace(/,/g, '')) >= firstTotal + 20);
+    await until('the chart has a point above 5 grants/s', 15_000, async () => Number(await page.locator('[data-limiter="api"] polyline').getAttribute('data-max')) > 5);
+    await until('3 of 3 slots are shown in flight', 5000, async () => (await shown('slots', 'in-flight')) === '3 / 3');
     assert.equal(await field('slots', 'waiting').textContent(), '1');
     const rate = Number(await field('api', 'rate').textContent());
     assert.ok(rate > 5 && rate <= 25, `grants/s shown: ${rate}`);
@@ -61,7 +69,7 @@ test('the status page shows the configured limiters and its numbers move while l
 
     for (const p of held) p.release();
     (await queued).release();
-    await page.waitForFunction(() => document.querySelector('[data-limiter="slots"] [data-field="in-flight"]')?.textContent === '0 / 3', undefined, { timeout: 5000 });
+    await until('the released slots are shown free', 5000, async () => (await field('slots', 'in-flight').textContent()) === '0 / 3');
   } finally {
     loading = false;
     await load;

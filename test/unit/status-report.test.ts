@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { render } from '../../src/cli/status.js';
+import { normalize, render } from '../../src/cli/status.js';
 import { Session } from '../../src/coordinator/session.js';
 import { RateSync } from '../../src/index.js';
 import { countsOf, History } from '../../src/status/history.js';
@@ -87,4 +87,10 @@ test('report: grants in the window and per second, refusals, p99 wait, remaining
   assert.match(text, /^slots +3 at once +0 +0 +3 +0\/3 +0 +0 +0 +- +no$/m);
   assert.match(text, /^clients: 1 local$/m);
   await rs.shutdown();
+});
+
+test('status --url takes a URL, host:port or a bare port', () => {
+  assert.equal(normalize('http://127.0.0.1:9477/'), 'http://127.0.0.1:9477');
+  assert.equal(normalize('localhost:9100'), 'http://localhost:9100');
+  assert.equal(normalize('9100'), 'http://127.0.0.1:9100');
 });
