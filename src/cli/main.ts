@@ -80,7 +80,7 @@ program
 program
   .command('status')
   .description('show what a running `ratesync serve` is doing: per limiter and busiest keys')
-  .option('--url <url>', 'its metrics port: URL, host:port or port (default: RATE_SYNC_STATUS_URL, else the serve default)', process.env['RATE_SYNC_STATUS_URL'] ?? `http://${DEFAULT_METRICS_HOST}:${DEFAULT_METRICS_PORT}`)
+  .option('--url <url>', 'the metrics port of the serve process: URL, host:port or port (env RATE_SYNC_STATUS_URL)', process.env['RATE_SYNC_STATUS_URL'] ?? `http://${DEFAULT_METRICS_HOST}:${DEFAULT_METRICS_PORT}`)
   .option('--json', 'print the status report as JSON (for scripts)')
   .option('-w, --watch', 'redraw every second until interrupted')
   .option('--keys <n>', 'busiest keys shown per limiter', integer('--keys', 100), 3)
