@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { provisionChromium } from './lib/chromium.mjs';
 import { provisionPython } from './lib/python.mjs';
 import { provisionRedis, startRedis } from './lib/redis.mjs';
 
@@ -66,6 +67,17 @@ if ('skip' in redis) {
   env.RATE_SYNC_TEST_REDIS_SERVER = redis.server;
   env.RATE_SYNC_TEST_REDIS_CLI = redis.cli;
   process.stdout.write(`\n▶ redis-server ${instance.url} (pid ${instance.pid})\n`);
+}
+
+// Headless Chromium, only when a browser test is in the run (installing it takes a while).
+if (pick(testFiles(join('test', 'integration'))).some((f) => f.includes('browser'))) {
+  const chromium = provisionChromium();
+  if ('skip' in chromium) {
+    env.RATE_SYNC_TEST_CHROMIUM_SKIP = chromium.skip;
+    process.stdout.write(`\n⚠ Browser tests will be skipped: ${chromium.skip}\n`);
+  } else {
+    env.RATE_SYNC_TEST_CHROMIUM = chromium.executable;
+  }
 }
 
 for (const suite of ['unit', 'integration']) {

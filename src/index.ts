@@ -15,6 +15,7 @@ export { Limiter, type AcquireOptions, type TryAcquireOptions } from './client/l
 export { Permit } from './client/permit.js';
 export type { LimiterInfo, LimiterState } from './coordinator/coordinator.js';
 export type { LimiterMetrics } from './coordinator/stats.js';
+export type { ClientSnapshot, CoordinatorSnapshot, KeySnapshot, LimiterSnapshot, StoreSnapshot } from './coordinator/snapshot.js';
 export type {
   Algorithm,
   BridgeConfig,

@@ -85,6 +85,15 @@ export class RateSync {
     return config;
   }
 
+  /**
+   * Replaces the whole configuration with one already validated (by `loadConfigFile`), as
+   * `ratesync serve` does on SIGHUP: waiters and leases of limiters that remain are kept.
+   * Throws, changing nothing, when a store of the new configuration cannot be created.
+   */
+  applyConfig(config: RateSyncConfig): void {
+    this.#apply(config);
+  }
+
   /** Declares or replaces a store; option names are the TOML keys in camelCase. */
   configureStore(id: string, options: StoreOptions): StoreConfig {
     const current = this.#ensureConfig();

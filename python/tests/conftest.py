@@ -44,7 +44,8 @@ class Coordinator:
         self.events = []
         self._ready.clear()
         self.process = subprocess.Popen(
-            [NODE, str(CLI), "serve", "--config", str(self.file)],
+            # Any free metrics port: several coordinators may run at once.
+            [NODE, str(CLI), "serve", "--config", str(self.file), "--metrics-port", "0"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -106,12 +106,16 @@ export class CeleryBridge {
   #stopping = false;
   /** The entry being handled, for errors the session cannot tie to a request. */
   #current: BridgeEntry | undefined;
+  #exclusive: boolean;
+  /** The other coordinators serving the namespace, as of the last heartbeat. */
+  #others: PresenceRecord[] = [];
 
   private constructor(coordinator: Coordinator, options: CeleryBridgeOptions) {
     this.#coordinator = coordinator;
     this.#options = options;
     this.#log = options.log ?? (() => undefined);
     this.keys = bridgeKeys(options.namespace);
+    this.#exclusive = options.exclusive;
     const common = {
       lazyConnect: true,
       connectionName: `ratesync-bridge:${this.id}`,
@@ -168,7 +172,40 @@ export class CeleryBridge {
     this.#every(PRESENCE_BEAT_MS, () => this.#beat());
     this.#every(MAINTENANCE_MS, () => this.#maintain());
     this.#loop = this.#popLoop();
-    this.#log('bridge_started', { id: this.id, list: this.keys.requests, exclusive: this.#options.exclusive });
+    this.#others = joined.others;
+    this.#log('bridge_started', { id: this.id, list: this.keys.requests, exclusive: this.#exclusive });
+  }
+
+  /** Whether this coordinator must be the only one serving the namespace (some limiter on the memory store). */
+  get exclusive(): boolean {
+    return this.#exclusive;
+  }
+
+  /** The other coordinators serving the namespace (hosts sharing its list), as of the last heartbeat. */
+  others(): PresenceRecord[] {
+    return [...this.#others];
+  }
+
+  /**
+   * Changes whether this coordinator must serve the namespace alone (after a configuration reload
+   * moved limiters between memory and redis stores).
+   * @throws RateSyncError, changing nothing, when it must now be alone and another coordinator serves the namespace.
+   */
+  async setExclusive(exclusive: boolean): Promise<void> {
+    if (exclusive === this.#exclusive) return;
+    const result = await this.#presence.change(exclusive);
+    if (result.conflict) {
+      const other = result.others[0];
+      throw new RateSyncError(
+        `Another rate-sync coordinator (${other === undefined ? 'unknown' : `pid ${other.pid} on ${other.host}`}) serves the bridge ` +
+          `list "${this.keys.requests}", and with this configuration some limiter lives in this process's memory, so this ` +
+          'coordinator would have to serve the list alone. Put those limiters on a redis store, or stop the other coordinator first.',
+        { namespace: this.#options.namespace, others: result.others },
+      );
+    }
+    this.#exclusive = exclusive;
+    this.#others = result.others;
+    this.#log('bridge_exclusive', { exclusive });
   }
 
   stats(): BridgeStats {
@@ -204,6 +241,7 @@ export class CeleryBridge {
 
   async #beat(): Promise<void> {
     const result = await this.#presence.beat();
+    this.#others = result.others;
     if (result.conflict) {
       this.#stats.conflicts++;
       this.#log('bridge_conflict', { list: this.keys.requests, others: result.others });

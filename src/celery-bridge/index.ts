@@ -29,3 +29,4 @@ export function startCeleryBridge(rs: RateSync, options: Partial<CeleryBridgeOpt
     ...options,
   });
 }
+export type { PresenceRecord } from './presence.js';

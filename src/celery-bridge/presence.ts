@@ -61,7 +61,7 @@ export interface PresenceResult {
 export class Presence {
   readonly #redis: Redis;
   readonly #key: string;
-  readonly #record: PresenceRecord;
+  #record: PresenceRecord;
 
   constructor(redis: Redis, key: string, record: PresenceRecord) {
     this.#redis = redis;
@@ -73,6 +73,21 @@ export class Presence {
   /** Registers this coordinator unless that would be a conflict (then it is not registered). */
   join(): Promise<PresenceResult> {
     return this.#run('join');
+  }
+
+  /**
+   * Registers again with another `exclusive` flag (a reload changed where limiters live). Turning
+   * it on fails, leaving the registration as it was, when another coordinator serves the namespace.
+   */
+  async change(exclusive: boolean): Promise<PresenceResult> {
+    const previous = this.#record;
+    this.#record = { ...previous, exclusive };
+    const result = await this.#run('join').catch((err: unknown) => {
+      this.#record = previous;
+      throw err;
+    });
+    if (result.conflict) this.#record = previous;
+    return result;
   }
 
   /** Refreshes the registration; reports a conflict without refusing. */

@@ -25,7 +25,8 @@ import type { AcquireResult } from '../stores/store.js';
 import { LeaseBook, type LeaseHolder, type LeaseRecord } from './lease-book.js';
 import { LimiterTable, type ResolvedLimiter } from './limiter-table.js';
 import { RequestIndex } from './request-index.js';
-import { CANCELLED_CODE, type ClientKind, type Grant, type RequestId } from './protocol.js';
+import { CANCELLED_CODE, type ClientKind, type Grant, type HelloClient, type RequestId } from './protocol.js';
+import { takeSnapshot, type CoordinatorSnapshot, type SnapshotOptions } from './snapshot.js';
 import type { LimiterMetrics } from './stats.js';
 import { WaiterQueue } from './waiter-queue.js';
 
@@ -45,6 +46,8 @@ export interface Peer extends LeaseHolder {
   readonly label: string;
   readonly waiters: RequestIndex<Waiter>;
   closed: boolean;
+  /** What the client said of itself in its hello (threads, forks, relayed connections). */
+  hello?: HelloClient;
 }
 
 export interface AcquireRequest {
@@ -231,14 +234,14 @@ export class Coordinator {
         return done(null, this.#record(peer, limiter, found.id, req.cost, leaseId, 0, result.decidedAt ?? this.#clock.now()));
       }
       if (timeoutMs === 0) {
-        limiter.stats.timeouts++;
+        limiter.stats.refused();
         return done(new RateLimitTimeoutError(found.id, 0), null);
       }
     }
     entry ??= this.#newEntry(found.id, req.limiter, req.key, limiter);
     if (timeoutMs === 0 && entry.blocked) {
       // One try and others ahead in the FIFO are blocked: refused without consuming anything.
-      limiter.stats.timeouts++;
+      limiter.stats.refused();
       return done(new RateLimitTimeoutError(entry.id, 0), null);
     }
     const waiter: Waiter = {
@@ -352,6 +355,24 @@ export class Coordinator {
   metrics(limiter: string, key?: string): LimiterMetrics {
     this.#assertOpen();
     return this.#resolve(limiter, key).resolved.stats.snapshot();
+  }
+
+  /**
+   * What the coordinator is doing now: every limiter with its counters, its busiest keys, the
+   * connected clients and the stores' health (for metrics, `ratesync status` and the status page).
+   */
+  snapshot(options: SnapshotOptions = {}): CoordinatorSnapshot {
+    return takeSnapshot(
+      {
+        at: this.#clock.epochOffsetMs + this.#clock.now(),
+        closed: this.#closed !== undefined,
+        table: this.#table,
+        queued: this.#entries.values(),
+        leases: this.#leases.values(),
+        peers: this.#peers,
+      },
+      options,
+    );
   }
 
   /** Refuses every waiter with CoordinatorUnavailableError, releases every lease, closes the stores. */
@@ -558,7 +579,8 @@ export class Coordinator {
   }
 
   #timeOut(w: Waiter): void {
-    w.entry.limiter.stats.timeouts++;
+    if (w.timeoutMs === 0) w.entry.limiter.stats.refused();
+    else w.entry.limiter.stats.timeouts++;
     this.#settle(w, new RateLimitTimeoutError(w.entry.id, w.timeoutMs), null);
   }
 
@@ -598,6 +620,7 @@ export class Coordinator {
   }
 
   #storeError(limiter: ResolvedLimiter, err: unknown): void {
+    limiter.stats.storeErrors++;
     this.#log('store_error', {
       store: limiter.spec.storeId,
       limiter: limiter.spec.id,

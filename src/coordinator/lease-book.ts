@@ -47,6 +47,10 @@ export class LeaseBook {
     return this.#records.get(id);
   }
 
+  values(): IterableIterator<LeaseRecord> {
+    return this.#records.values();
+  }
+
   add(record: LeaseRecord): void {
     this.#records.set(record.id, record);
     record.holder.leases.add(record.id);

@@ -64,6 +64,17 @@ export class LimiterTable {
     return [...this.#limiters.keys()];
   }
 
+  entries(): IterableIterator<[string, ResolvedLimiter]> {
+    return this.#limiters.entries();
+  }
+
+  /** The configured limiter a cloneLimiter() clone was made from (through clones of clones). */
+  rootOf(id: string): string {
+    let root = id;
+    for (let clone = this.#clones.get(root); clone !== undefined; clone = this.#clones.get(root)) root = clone.source;
+    return root;
+  }
+
   /**
    * Switches to a new configuration. All-or-nothing: if a store cannot be created the old
    * configuration stays. Stores whose settings are gone or changed are closed.

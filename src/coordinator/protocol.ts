@@ -13,10 +13,17 @@ export type RequestId = number | string;
 
 export type ClientKind = 'local' | 'thread' | 'fork' | 'bridge';
 
+export interface HelloClient {
+  kind: ClientKind;
+  pid: number;
+  threadId: number;
+  label?: string;
+}
+
 export interface HelloMessage {
   v: 1;
   type: 'hello';
-  client: { kind: ClientKind; pid: number; threadId: number; label?: string };
+  client: HelloClient;
 }
 
 export interface AcquireMessage {

@@ -61,6 +61,7 @@ export class Session {
     const c = this.#coordinator;
     switch (m.type) {
       case 'hello':
+        this.#peer.hello = m.client;
         this.#send({ v: PROTOCOL_VERSION, type: 'ready', coordinator: { pid: process.pid, version: VERSION } });
         return;
       case 'acquire':

@@ -64,9 +64,22 @@ export interface StoreHooks {
   log?(event: string, fields: Record<string, unknown>): void;
 }
 
+/** Health of a store that can lose its backend (Redis), for metrics and status pages. */
+export interface StoreStatus {
+  /** `up`: decisions in the backend; `down`: unreachable, fail_closed limiters refuse and the others fall back. */
+  readonly mode: string;
+  /** Times the backend became unreachable. */
+  readonly outages: number;
+  /** Calls decided from the local fallback share. */
+  readonly fallbackDecisions: number;
+  readonly lastError: string | undefined;
+}
+
 export interface Store {
   readonly id: string;
   readonly engine: string;
+  /** Absent for embedded stores, which cannot become unreachable. */
+  readonly status?: StoreStatus;
   /**
    * True when every call answers synchronously (embedded stores): the coordinator then decides
    * a request for a key nobody waits on at once, without queueing it.

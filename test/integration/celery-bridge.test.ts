@@ -242,7 +242,7 @@ test('ratesync serve: ready line, and on SIGTERM waiters get CoordinatorUnavaila
   const file = join(dir, 'rate-sync.toml');
   writeFileSync(file, `[limiters.slots]\nstore = "memory"\nmax_concurrent = 1\n\n[bridge]\nurl = "${url}"\nnamespace = "${ns}"\n`);
   const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
-  const child = spawn(process.execPath, [cli, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'serve', '--config', file, '--metrics-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Record<string, unknown>[] = [];
   const ready = new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {

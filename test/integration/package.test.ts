@@ -1,4 +1,4 @@
-/** The published package ships the Lua scripts next to the compiled store, and the store finds them there. */
+/** The published package ships the Lua scripts next to the compiled store (and the store finds them there), the status page, and its subpath exports. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -31,4 +31,16 @@ test('the compiled store loads its scripts from dist/', async () => {
     assert.match(lua, /local EPSILON_MS = 1e-4/, `${name} starts with the shared policy functions`);
     assert.match(lua, new RegExp(`^${name} \\(layout v1\\)`, 'm'), `${name} ends with its own entry script`);
   }
+});
+
+test('the package ships the status page and exports rate-sync/metrics', async () => {
+  const [pack] = JSON.parse(execFileSync(npm, ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' })) as [
+    { files: { path: string }[] },
+  ];
+  const packed = new Set(pack.files.map((f) => f.path));
+  assert.ok(packed.has('dist/status/page.html'), 'the page ratesync serve serves');
+  assert.equal(readFileSync(`${root}/dist/status/page.html`, 'utf8'), readFileSync(`${root}/src/status/page.html`, 'utf8'), 'page.html is stale in dist/');
+  // Resolved through package.json "exports", as a user's import is.
+  const { createMetrics } = (await import('rate-sync/metrics' as string)) as { createMetrics: unknown };
+  assert.equal(typeof createMetrics, 'function');
 });

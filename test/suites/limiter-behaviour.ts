@@ -447,6 +447,8 @@ export function limiterBehaviour(target: BehaviourTarget): void {
           inFlight: 0,
           waiting: 0,
           fallbackAcquisitions: 0,
+          refusals: 0,
+          storeErrors: 0,
         });
         const permits = track(Promise.all([a.acquire(), a.acquire(), a.acquire()]));
         await clock.advance(0);
@@ -464,6 +466,11 @@ export function limiterBehaviour(target: BehaviourTarget): void {
         assert.equal(m.waiting, 0);
         assert.equal((await b.metrics()).acquisitions, 1);
         assert.equal((await b.metrics()).timeouts, 1);
+        // A request that waited and ran out of time is a timeout, not a refusal.
+        const late = b.acquire({ timeoutMs: 50 }).catch((err: unknown) => err);
+        await clock.advance(50);
+        assert.ok((await late) instanceof RateLimitTimeoutError);
+        assert.deepEqual([(await b.metrics()).timeouts, (await b.metrics()).refusals], [2, 1]);
         for (const p of permits.value as Permit[]) p.release();
         assert.equal((await a.metrics()).inFlight, 0);
       });
