@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -118,6 +120,8 @@ class Worker:
         self.results_key = f"{namespace}:test-results"
         self.queue = f"{namespace}-queue"
         self.redis = redis.Redis.from_url(REDIS_URL)
+        # The pool's multiprocessing temp dirs (pymp-*) go here: a worker killed with SIGKILL cannot remove them itself.
+        self.tmp = tempfile.mkdtemp(prefix="ratesync-celery-")
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
@@ -128,6 +132,7 @@ class Worker:
             "CELERY_TEST_ACQUIRE_TIMEOUT": str(acquire_timeout),
             "RATE_SYNC_BRIDGE_URL": REDIS_URL,
             "RATE_SYNC_BRIDGE_NAMESPACE": namespace,
+            "TMPDIR": self.tmp,
         }
         args = [sys.executable, "-m", "celery", "-A", "celery_app", "worker", f"--pool={pool}", f"--concurrency={concurrency}"]
         args += ["--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", self.queue]
@@ -157,6 +162,7 @@ class Worker:
         except ProcessLookupError:
             pass
         self.process.wait(10)
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -23,8 +23,9 @@ test('ratesync check shows the limiters of a valid file', () => {
   assert.match(r.out, /github_api\s+main \(memory\)\s+sliding_window\s+5000 per 3600 s/);
 });
 
-test('ratesync check lists every problem of a bad file and exits 1', () => {
+test('ratesync check lists every problem of a bad file and exits 1', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ratesync-check-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(
     join(dir, 'rate-sync.toml'),
     '[limiters.a]\nstore = "memory"\nrate_per_second = -1\n\n[limiters.b]\nstore = "memory"\nalgorithm = "leaky"\n',
