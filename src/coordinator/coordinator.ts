@@ -27,6 +27,7 @@ import { LimiterTable, type ResolvedLimiter } from './limiter-table.js';
 import { RequestIndex } from './request-index.js';
 import { CANCELLED_CODE, type ClientKind, type Grant, type RequestId } from './protocol.js';
 import type { LimiterMetrics } from './stats.js';
+import { StoreErrorLog } from './store-error-log.js';
 import { WaiterQueue } from './waiter-queue.js';
 
 export interface CoordinatorOptions {
@@ -34,7 +35,7 @@ export interface CoordinatorOptions {
   storeFactory?: StoreFactory;
   /** Most waiters of one key asked for in one store call. @default 64 */
   batchSize?: number;
-  /** Called with one line per notable event (leases lost, store errors). @default no logging */
+  /** Called with one line per notable event (leases lost, store errors: see store-error-log.ts). @default no logging */
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -124,6 +125,7 @@ export class Coordinator {
   readonly #table: LimiterTable;
   readonly #entries = new Map<string, KeyEntry>();
   readonly #leases: LeaseBook;
+  readonly #storeErrors: StoreErrorLog;
   readonly #peers = new Set<Peer>();
   readonly #leasePrefix = randomBytes(6).toString('base64url');
   #leaseSeq = 0;
@@ -139,6 +141,7 @@ export class Coordinator {
       ...(options.log === undefined ? {} : { log: options.log }),
     });
     this.#leases = new LeaseBook(this.#clock, (records) => this.#leasesLost(records));
+    this.#storeErrors = new StoreErrorLog(this.#clock, this.#log);
     this.#table.apply(config);
   }
 
@@ -367,6 +370,7 @@ export class Coordinator {
     for (const peer of this.#peers) for (const lease of [...peer.leases]) this.release(lease);
     this.#peers.clear();
     this.#leases.clear();
+    this.#storeErrors.close();
     await this.#table.close();
   }
 
@@ -493,6 +497,7 @@ export class Coordinator {
     if (this.#closed !== undefined) return false;
     const now = result.decidedAt ?? this.#clock.now();
     if (result.fallback === true) entry.limiter.stats.fallbackAcquisitions += result.granted;
+    else this.#storeErrors.ok(entry.limiter.spec.storeId);
     for (let i = 0; i < result.granted; i++) this.#grant(batch[i] as Waiter, now);
     if (result.granted === batch.length) return true;
     const head = batch[result.granted] as Waiter;
@@ -598,11 +603,7 @@ export class Coordinator {
   }
 
   #storeError(limiter: ResolvedLimiter, err: unknown): void {
-    this.#log('store_error', {
-      store: limiter.spec.storeId,
-      limiter: limiter.spec.id,
-      error: err instanceof Error ? err.message : String(err),
-    });
+    this.#storeErrors.error(limiter.spec.storeId, limiter.spec.id, err instanceof Error ? err.message : String(err));
   }
 
   /** The store saw the key change elsewhere (another host released): serve its blocked head now. */

@@ -101,6 +101,12 @@ for (const failClosed of [false, true]) {
         assert.equal(outage.length, 0, 'fail_closed: nothing granted while Redis was down');
         const refusals = calls.filter((c) => c.outcome === 'unavailable');
         assert.ok(refusals.length > 0 && refusals.every((c) => c.end - c.start < 600), 'refused fast (at most one command timeout)');
+        // The outage does not flood the log: one line when it starts, one when decisions are back.
+        const lines = events.filter((e) => e.event.startsWith('store_error')).map((e) => e.event);
+        console.log(`fail_closed=true: ${refusals.length} refusals logged as ${lines.join(', ')}`);
+        assert.deepEqual(lines.filter((e) => e === 'store_error'), ['store_error']);
+        assert.ok(lines.length <= 3, lines.join(', '));
+        assert.ok(events.some((e) => e.event === 'store_errors_ended' && e.at >= restartedAt), 'the end of the errors is logged');
       } else {
         assert.ok(metrics.fallbackAcquisitions > 0, 'the fallback share was used');
         // The local share: 100/s / 2 expected hosts, burst 4 / 2.
