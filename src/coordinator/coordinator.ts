@@ -44,6 +44,8 @@ export interface Peer extends LeaseHolder {
   readonly id: number;
   readonly kind: ClientKind;
   readonly label: string;
+  /** Set by a client's hello, before it holds anything, when its death cannot be seen. */
+  renewsForItself: boolean;
   readonly waiters: RequestIndex<Waiter>;
   closed: boolean;
 }

@@ -16,7 +16,17 @@ export type ClientKind = 'local' | 'thread' | 'fork' | 'bridge';
 export interface HelloMessage {
   v: 1;
   type: 'hello';
-  client: { kind: ClientKind; pid: number; threadId: number; label?: string };
+  client: {
+    kind: ClientKind;
+    pid: number;
+    threadId: number;
+    label?: string;
+    /**
+     * The client renews its own leases: its death cannot be seen (a worker thread its main thread
+     * did not start), so leases it stops renewing are reclaimed after lease_seconds.
+     */
+    renews?: boolean;
+  };
 }
 
 export interface AcquireMessage {
@@ -45,7 +55,7 @@ export interface ReleaseMessage {
   lease: string;
 }
 
-/** Keeps leases alive (clients whose death the coordinator cannot see: the Celery bridge). */
+/** Keeps leases alive (clients whose death the coordinator cannot see: the Celery bridge, unwatched threads). */
 export interface RenewMessage {
   v: 1;
   type: 'renew';
@@ -101,6 +111,8 @@ export interface ReadyMessage {
   v: 1;
   type: 'ready';
   coordinator: { pid: number; version: string };
+  /** The client must renew its leases itself (it said so in its hello). */
+  renews?: true;
 }
 
 export type ReplyMessage =
@@ -209,6 +221,7 @@ function read(m: Record<string, unknown>): ClientMessage {
           pid: typeof c['pid'] === 'number' ? c['pid'] : 0,
           threadId: typeof c['threadId'] === 'number' ? c['threadId'] : 0,
           ...(typeof label === 'string' ? { label: label.slice(0, MAX_KEY_LENGTH) } : {}),
+          ...(c['renews'] === true ? { renews: true } : {}),
         },
       };
     }
