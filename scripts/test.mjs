@@ -2,7 +2,8 @@
 // `npm test`: the whole suite, on a clean checkout, with nothing installed by hand.
 // Type-checks, builds, then runs every test file with node:test. Exits non-zero on any failure.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { provisionChromium } from './lib/chromium.mjs';
@@ -101,7 +102,11 @@ if (pythonFiles.length > 0) {
     const venv = provisionPython(root, undefined, { venv: dir, requirements });
     if ('skip' in venv) process.stdout.write(`\n⚠ Python tests (${label}) skipped: ${venv.skip}\n`);
     else {
-      await step(`python tests, ${label} celery/redis (${pythonFiles.length} files)`, venv.python, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', ...pythonFiles], {
+      // pytest's tmp_path directories go to a directory of this run, removed after it.
+      const basetemp = mkdtempSync(join(tmpdir(), 'ratesync-pytest-'));
+      cleanups.push(async () => rmSync(basetemp, { recursive: true, force: true }));
+      const args = ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', `--basetemp=${basetemp}`, ...pythonFiles];
+      await step(`python tests, ${label} celery/redis (${pythonFiles.length} files)`, venv.python, args, {
         env: { ...env, RATE_SYNC_TEST_NODE: process.execPath },
       });
     }

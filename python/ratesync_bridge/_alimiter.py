@@ -22,8 +22,9 @@ class Permit:
         self.lease = lease
         #: When the coordinator granted it, epoch seconds.
         self.granted_at = granted_at
+        #: The id of the coordinator that granted it: its release and renewals go to that coordinator.
+        self.coordinator = coordinator
         self._limiter = limiter
-        self._coordinator = coordinator
         self._released = lease is None
 
     @property
@@ -36,7 +37,7 @@ class Permit:
             return
         self._released = True
         self._limiter._forget(self)
-        await _async.channel().release(self.lease, self._coordinator)  # type: ignore[arg-type]
+        await _async.channel().release(self.lease, self.coordinator)  # type: ignore[arg-type]
 
     async def __aenter__(self) -> "Permit":
         return self

@@ -33,8 +33,9 @@ class Permit:
         self.lease = lease
         #: When the coordinator granted it, epoch seconds.
         self.granted_at = granted_at
+        #: The id of the coordinator that granted it: its release and renewals go to that coordinator.
+        self.coordinator = coordinator
         self._limiter = limiter
-        self._coordinator = coordinator
         self._released = lease is None
         self._lock = threading.Lock()
 
@@ -49,7 +50,7 @@ class Permit:
                 return
             self._released = True
         self._limiter._forget(self)
-        process().release_sync(self.lease, self._coordinator)  # type: ignore[arg-type]
+        process().release_sync(self.lease, self.coordinator)  # type: ignore[arg-type]
 
     def __enter__(self) -> "Permit":
         return self

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -136,6 +138,8 @@ class Worker:
         self.results_key = f"{namespace}:test-results"
         self.queue = f"{namespace}-queue"
         self.redis = redis.Redis.from_url(REDIS_URL)
+        # The pool's multiprocessing temp dirs (pymp-*) go here: a worker killed with SIGKILL cannot remove them itself.
+        self.tmp = tempfile.mkdtemp(prefix="ratesync-celery-")
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
@@ -146,6 +150,7 @@ class Worker:
             "CELERY_TEST_ACQUIRE_TIMEOUT": str(acquire_timeout),
             "RATE_SYNC_BRIDGE_URL": REDIS_URL,
             "RATE_SYNC_BRIDGE_NAMESPACE": namespace,
+            "TMPDIR": self.tmp,
         }
         self.process = start_celery_worker("celery_app", TESTS, env, pool, concurrency, self.queue)
         import celery_app  # noqa: F401 - same module, used here to send tasks
@@ -168,6 +173,7 @@ class Worker:
 
     def stop(self) -> None:
         stop_celery_worker(self.process)
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 @pytest.fixture

@@ -83,31 +83,45 @@ async function waitUntil(check, ms, what) {
 /**
  * Starts `redis-server` on a free loopback port (or `options.port`), daemonized, with no
  * persistence. `options.args` adds server options, e.g. `['--cluster-enabled', 'yes']`.
- * Returns `{ port, url, pid, dir, stop(), kill() }`.
+ * Returns `{ port, url, pid, dir, stop(), kill(), restart() }`: one handle for the port's server
+ * across restarts, so `stop()` stops whichever process serves it now.
  */
 export async function startRedis(server, options = {}) {
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), `ratesync-redis-${port}-`));
   const pidfile = join(dir, 'redis.pid');
-  execFileSync(server, [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--save', '',
-    '--appendonly', 'no',
-    '--daemonize', 'yes',
-    '--pidfile', pidfile,
-    '--dir', dir,
-    '--logfile', join(dir, 'redis.log'),
-    ...(options.args ?? []),
-  ]);
+  const launch = async () => {
+    rmSync(pidfile, { force: true });
+    execFileSync(server, [
+      '--port', String(port),
+      '--bind', '127.0.0.1',
+      '--save', '',
+      '--appendonly', 'no',
+      '--daemonize', 'yes',
+      '--pidfile', pidfile,
+      '--dir', dir,
+      '--logfile', join(dir, 'redis.log'),
+      ...(options.args ?? []),
+    ]);
+    try {
+      await waitUntil(() => ping(port), 10_000, `redis-server on port ${port}`);
+    } catch (err) {
+      // Never leave a half-started server behind.
+      if (existsSync(pidfile)) process.kill(Number(readFileSync(pidfile, 'utf8').trim()), 'SIGKILL');
+      throw err;
+    }
+    return Number(readFileSync(pidfile, 'utf8').trim());
+  };
+  const removeDir = () => {
+    if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
+  };
+  let pid;
   try {
-    await waitUntil(() => ping(port), 10_000, `redis-server on port ${port}`);
+    pid = await launch();
   } catch (err) {
-    // Never leave a half-started server behind.
-    if (existsSync(pidfile)) process.kill(Number(readFileSync(pidfile, 'utf8').trim()), 'SIGKILL');
+    removeDir();
     throw err;
   }
-  const pid = Number(readFileSync(pidfile, 'utf8').trim());
   const alive = () => {
     try {
       process.kill(pid, 0);
@@ -126,17 +140,31 @@ export async function startRedis(server, options = {}) {
     process.kill(pid, signal);
     await waitUntil(async () => !alive(), 10_000, `redis-server ${pid} to exit`);
   };
-  return {
+  const instance = {
     port,
-    pid,
     dir,
     url: `redis://127.0.0.1:${port}/0`,
-    /** Stops the server and removes its directory (unless the caller gave one). */
+    /** The pid of the server process serving the port now (it changes with restart()). */
+    get pid() {
+      return pid;
+    },
+    /** Stops the server, whichever process serves the port now, and removes its directory (unless the caller gave one). */
     async stop() {
       await halt('SIGTERM');
-      if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
+      removeDir();
     },
-    /** Kills the server at once (SIGKILL), keeping its directory for a restart on the same port. */
+    /** Kills the server at once (SIGKILL), keeping its directory for restart(). */
     kill: () => halt('SIGKILL'),
+    /** Starts a new server on the same port and directory (after kill(), or stops the running one first). */
+    async restart() {
+      await halt('SIGTERM');
+      pid = await launch();
+    },
+    /** Synchronous last resort for exit handlers: SIGKILL the server, remove its directory. */
+    killNow() {
+      if (alive()) process.kill(pid, 'SIGKILL');
+      removeDir();
+    },
   };
+  return instance;
 }

@@ -28,6 +28,7 @@ import { RequestIndex } from './request-index.js';
 import { CANCELLED_CODE, type ClientKind, type Grant, type HelloClient, type RequestId } from './protocol.js';
 import { takeSnapshot, type CoordinatorSnapshot, type SnapshotOptions } from './snapshot.js';
 import type { LimiterMetrics } from './stats.js';
+import { StoreErrorLog } from './store-error-log.js';
 import { WaiterQueue } from './waiter-queue.js';
 
 export interface CoordinatorOptions {
@@ -35,7 +36,7 @@ export interface CoordinatorOptions {
   storeFactory?: StoreFactory;
   /** Most waiters of one key asked for in one store call. @default 64 */
   batchSize?: number;
-  /** Called with one line per notable event (leases lost, store errors). @default no logging */
+  /** Called with one line per notable event (leases lost, store errors: see store-error-log.ts). @default no logging */
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -44,6 +45,8 @@ export interface Peer extends LeaseHolder {
   readonly id: number;
   readonly kind: ClientKind;
   readonly label: string;
+  /** Set by a client's hello, before it holds anything, when its death cannot be seen. */
+  renewsForItself: boolean;
   readonly waiters: RequestIndex<Waiter>;
   closed: boolean;
   /** What the client said of itself in its hello (threads, forks, relayed connections). */
@@ -127,6 +130,7 @@ export class Coordinator {
   readonly #table: LimiterTable;
   readonly #entries = new Map<string, KeyEntry>();
   readonly #leases: LeaseBook;
+  readonly #storeErrors: StoreErrorLog;
   readonly #peers = new Set<Peer>();
   readonly #leasePrefix = randomBytes(6).toString('base64url');
   #leaseSeq = 0;
@@ -142,6 +146,7 @@ export class Coordinator {
       ...(options.log === undefined ? {} : { log: options.log }),
     });
     this.#leases = new LeaseBook(this.#clock, (records) => this.#leasesLost(records));
+    this.#storeErrors = new StoreErrorLog(this.#clock, this.#log);
     this.#table.apply(config);
   }
 
@@ -388,6 +393,7 @@ export class Coordinator {
     for (const peer of this.#peers) for (const lease of [...peer.leases]) this.release(lease);
     this.#peers.clear();
     this.#leases.clear();
+    this.#storeErrors.close();
     await this.#table.close();
   }
 
@@ -514,6 +520,7 @@ export class Coordinator {
     if (this.#closed !== undefined) return false;
     const now = result.decidedAt ?? this.#clock.now();
     if (result.fallback === true) entry.limiter.stats.fallbackAcquisitions += result.granted;
+    else this.#storeErrors.ok(entry.limiter.spec.storeId);
     for (let i = 0; i < result.granted; i++) this.#grant(batch[i] as Waiter, now);
     if (result.granted === batch.length) return true;
     const head = batch[result.granted] as Waiter;
@@ -621,11 +628,7 @@ export class Coordinator {
 
   #storeError(limiter: ResolvedLimiter, err: unknown): void {
     limiter.stats.storeErrors++;
-    this.#log('store_error', {
-      store: limiter.spec.storeId,
-      limiter: limiter.spec.id,
-      error: err instanceof Error ? err.message : String(err),
-    });
+    this.#storeErrors.error(limiter.spec.storeId, limiter.spec.id, err instanceof Error ? err.message : String(err));
   }
 
   /** The store saw the key change elsewhere (another host released): serve its blocked head now. */

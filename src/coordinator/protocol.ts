@@ -18,6 +18,11 @@ export interface HelloClient {
   pid: number;
   threadId: number;
   label?: string;
+  /**
+   * The client renews its own leases: its death cannot be seen (a worker thread its main thread
+   * did not start), so leases it stops renewing are reclaimed after lease_seconds.
+   */
+  renews?: boolean;
 }
 
 export interface HelloMessage {
@@ -52,7 +57,7 @@ export interface ReleaseMessage {
   lease: string;
 }
 
-/** Keeps leases alive (clients whose death the coordinator cannot see: the Celery bridge). */
+/** Keeps leases alive (clients whose death the coordinator cannot see: the Celery bridge, unwatched threads). */
 export interface RenewMessage {
   v: 1;
   type: 'renew';
@@ -108,6 +113,8 @@ export interface ReadyMessage {
   v: 1;
   type: 'ready';
   coordinator: { pid: number; version: string };
+  /** The client must renew its leases itself (it said so in its hello). */
+  renews?: true;
 }
 
 export type ReplyMessage =
@@ -216,6 +223,7 @@ function read(m: Record<string, unknown>): ClientMessage {
           pid: typeof c['pid'] === 'number' ? c['pid'] : 0,
           threadId: typeof c['threadId'] === 'number' ? c['threadId'] : 0,
           ...(typeof label === 'string' ? { label: label.slice(0, MAX_KEY_LENGTH) } : {}),
+          ...(c['renews'] === true ? { renews: true } : {}),
         },
       };
     }

@@ -62,7 +62,14 @@ export class Session {
     switch (m.type) {
       case 'hello':
         this.#peer.hello = m.client;
-        this.#send({ v: PROTOCOL_VERSION, type: 'ready', coordinator: { pid: process.pid, version: VERSION } });
+        // A client that renews for itself says so first: the coordinator then stops renewing its leases.
+        if (m.client.renews === true && this.#peer.leases.size === 0) this.#peer.renewsForItself = true;
+        this.#send({
+          v: PROTOCOL_VERSION,
+          type: 'ready',
+          coordinator: { pid: process.pid, version: VERSION },
+          ...(this.#peer.renewsForItself ? { renews: true as const } : {}),
+        });
         return;
       case 'acquire':
         c.acquire(

@@ -13,6 +13,9 @@
  *
  * The host watches the workers its thread creates (`process.on('worker')`): when one exits, its
  * connections close at once, and the coordinator releases its leases and drops its waiters.
+ * A thread it did not create (started by another thread, or before rate-sync was loaded) cannot
+ * be watched: its hello is marked `renews`, so its client renews its own leases and a lease it
+ * stops renewing — it died — comes back after lease_seconds.
  */
 import { randomUUID } from 'node:crypto';
 import { BroadcastChannel, threadId, type Worker } from 'node:worker_threads';
@@ -51,6 +54,12 @@ function closeReason(value: unknown): string | undefined {
 
 function closeFrame(reason: string): { rateSync: number; close: string } {
   return { rateSync: FRAME_VERSION, close: reason };
+}
+
+/** The hello of a thread whose exit cannot be seen, marked: its client must renew its own leases. */
+function renewing(message: unknown): unknown {
+  if (!isRecord(message) || message['type'] !== 'hello' || !isRecord(message['client'])) return message;
+  return { ...message, client: { ...message['client'], renews: true } };
 }
 
 /** A worker thread's end of its connection to the main thread. */
@@ -177,7 +186,7 @@ export type Accept = (connection: Connection, label: string) => void;
  * Accepts connections from the worker threads of this process. Call once, in the main thread.
  * `accept` wires each new connection (hand its first batch, the hello, to `open`).
  */
-export function listenForThreads(accept: Accept, onUnwatched: (thread: number) => void): void {
+export function listenForThreads(accept: Accept): void {
   const connections = new Map<string, ThreadHostConnection>();
   const byThread = new Map<number, Set<ThreadHostConnection>>();
   const live = new Set<number>();
@@ -202,7 +211,6 @@ export function listenForThreads(accept: Accept, onUnwatched: (thread: number) =
     const frame = (event as MessageEvent).data as unknown;
     if (!isOpen(frame) || connections.has(frame.open) || exited.has(frame.threadId)) return;
     const { open: name, threadId: thread } = frame;
-    if (!live.has(thread)) onUnwatched(thread);
     let mine = byThread.get(thread);
     if (mine === undefined) byThread.set(thread, (mine = new Set()));
     const siblings = mine;
@@ -214,7 +222,7 @@ export function listenForThreads(accept: Accept, onUnwatched: (thread: number) =
     connections.set(name, connection);
     siblings.add(connection);
     accept(connection, `thread ${thread} of pid ${process.pid}`);
-    connection.open(frame.m);
+    connection.open(live.has(thread) ? frame.m : frame.m.map(renewing));
   };
   hello.postMessage({ rateSync: FRAME_VERSION, announce: process.pid });
 }

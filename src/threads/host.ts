@@ -31,18 +31,6 @@ function startOnce(): boolean {
   return true;
 }
 
-let warned = false;
-function warnUnwatched(thread: number): void {
-  if (warned) return;
-  warned = true;
-  process.emitWarning(
-    `rate-sync: worker thread ${thread} was not started by this main thread after rate-sync was loaded, so its ` +
-      'exit cannot be seen: permits it holds when it dies stay taken. Import rate-sync in the main thread before ' +
-      'starting workers, and start them from the main thread.',
-    { code: 'RATE_SYNC_UNWATCHED_THREAD' },
-  );
-}
-
 /** Serves one connection from `coordinator`: compact forms decoded for the Session, grants encoded. */
 export function serveConnection(coordinator: Coordinator, connection: Connection, kind: ClientKind, label: string): Session {
   const session = new Session(coordinator, (message) => connection.send(encode(message)), kind, label);
@@ -69,7 +57,7 @@ export function serveThreadsAndForks(source: () => CoordinatorSource): void {
         early = undefined;
       });
     };
-  listenForThreads(accept('thread'), warnUnwatched);
+  listenForThreads(accept('thread'));
   listenForForks(accept('fork'));
 }
 
@@ -84,6 +72,6 @@ export function relayThreadsAndForks(): void {
     up.onclose = (reason) => down.close(reason);
     down.onclose = (reason) => up.close(reason);
   };
-  listenForThreads(relay, warnUnwatched);
+  listenForThreads(relay);
   listenForForks(relay);
 }

@@ -12,6 +12,9 @@
  *   cancel on the way, its lease is released as soon as it arrives — never leaked.
  * - A connection that closes (coordinator shut down, primary or relay gone) fails every pending
  *   call with CoordinatorUnavailableError, and every later one at once: never a hang.
+ * - When the coordinator's `ready` says `renews` (a thread whose exit its main thread cannot see),
+ *   the client renews the leases it holds every third of their lease_seconds, so they come back
+ *   on their own after lease_seconds if this thread dies.
  */
 import { threadId } from 'node:worker_threads';
 import type { AcquireArgs, CoordinatorLink } from '../client/link.js';
@@ -20,6 +23,7 @@ import type { LimiterInfo, LimiterState } from '../coordinator/coordinator.js';
 import { PROTOCOL_VERSION, type ClientKind, type Grant } from '../coordinator/protocol.js';
 import type { LimiterMetrics } from '../coordinator/stats.js';
 import { CoordinatorUnavailableError, errorFromWire, type WireError } from '../errors.js';
+import { LeaseRenewal } from './lease-renewal.js';
 import { ACQUIRE, CANCEL, DEFAULT_TIMEOUT, GRANT, RELEASE } from './codec.js';
 import type { Connection } from './connection.js';
 
@@ -36,6 +40,9 @@ interface Pending {
   reject: (error: unknown) => void;
   /** The caller gave up (aborted): the answer is dropped, a late grant returned. */
   abandoned: boolean;
+  /** For an acquire: the limiter (and clone key) its lease, if any, belongs to. */
+  limiter?: string;
+  key?: string | undefined;
 }
 
 type Reply = { type: 'reply'; id: number; ok: true; value: unknown } | { type: 'reply'; id: number; ok: false; error: WireError };
@@ -51,6 +58,10 @@ export class RemoteLink implements CoordinatorLink {
   readonly #pending = new Map<number, Pending>();
   #seq = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** Set when the coordinator leaves this client's leases to it. */
+  #renewal: LeaseRenewal | undefined;
+  /** lease_seconds of each limiter this link described, in ms (for the renewals). */
+  readonly #leaseMs = new Map<string, number>();
 
   constructor(options: RemoteLinkOptions) {
     this.#options = options;
@@ -62,9 +73,12 @@ export class RemoteLink implements CoordinatorLink {
     const timeout = args.timeoutMs === undefined ? DEFAULT_TIMEOUT : args.timeoutMs === Infinity ? null : args.timeoutMs;
     const message = [ACQUIRE, id, args.limiter, args.cost, timeout];
     if (args.key !== undefined) message.push(args.key);
+    const { limiter, key } = args;
     return new Promise<Grant>((resolve, reject) => {
-      if (signal === undefined) return this.#request(id, { resolve, reject, abandoned: false }, message);
+      if (signal === undefined) return this.#request(id, { resolve, reject, abandoned: false, limiter, key }, message);
       const pending: Pending = {
+        limiter,
+        key,
         resolve: (grant) => {
           signal.removeEventListener('abort', onAbort);
           resolve(grant);
@@ -87,15 +101,16 @@ export class RemoteLink implements CoordinatorLink {
   }
 
   release(lease: string): void {
+    this.#renewal?.forget(lease);
     this.#post([RELEASE, lease]);
   }
 
-  describe(limiter: string, key?: string): Promise<LimiterInfo> {
-    return this.#ask({ type: 'describe', limiter, ...(key === undefined ? {} : { key }) });
+  async describe(limiter: string, key?: string): Promise<LimiterInfo> {
+    return this.#learn(await this.#ask<LimiterInfo>({ type: 'describe', limiter, ...(key === undefined ? {} : { key }) }));
   }
 
-  clone(source: string, newId: string, overrides: LimiterOverrides): Promise<LimiterInfo> {
-    return this.#ask({ type: 'clone', source, newId, overrides });
+  async clone(source: string, newId: string, overrides: LimiterOverrides): Promise<LimiterInfo> {
+    return this.#learn(await this.#ask<LimiterInfo>({ type: 'clone', source, newId, overrides }));
   }
 
   state(limiter: string, key?: string): Promise<LimiterState> {
@@ -111,6 +126,12 @@ export class RemoteLink implements CoordinatorLink {
     const connection = this.#connection;
     this.#fail(new CoordinatorUnavailableError(reason), true);
     connection?.close(reason);
+  }
+
+  /** Every limiter is described before it grants anything: remember how long its leases live. */
+  #learn(info: LimiterInfo): LimiterInfo {
+    this.#leaseMs.set(info.id, info.config.leaseSeconds * 1000);
+    return info;
   }
 
   #ask<T>(body: Record<string, unknown>): Promise<T> {
@@ -164,7 +185,7 @@ export class RemoteLink implements CoordinatorLink {
       if (type === 'reply') {
         const reply = message as Reply;
         this.#settle(reply.id, reply.ok, reply.ok ? reply.value : reply.error);
-      } else if (type === 'ready') this.#open(connection);
+      } else if (type === 'ready') this.#open(connection, (message as { renews?: unknown }).renews === true);
       else if (type === 'error') {
         process.emitWarning(`rate-sync: the coordinator could not read a message: ${(message as { error: WireError }).error.message}`, {
           code: 'RATE_SYNC_PROTOCOL',
@@ -173,10 +194,13 @@ export class RemoteLink implements CoordinatorLink {
     }
   }
 
-  #open(connection: Connection): void {
+  #open(connection: Connection, renews: boolean): void {
     if (this.#ready) return;
     this.#ready = true;
     clearTimeout(this.#timer);
+    if (renews) {
+      this.#renewal = new LeaseRenewal((leases) => this.#ask<{ lost: string[] }>({ type: 'renew', leases }).then((r) => r.lost));
+    }
     const queue = this.#queue;
     this.#queue = [];
     connection.sendBatch(queue);
@@ -190,13 +214,21 @@ export class RemoteLink implements CoordinatorLink {
       // The caller is gone; a grant that crossed its cancel goes straight back.
       const lease = ok ? (value as Grant | null)?.lease : null;
       if (typeof lease === 'string') this.release(lease);
-    } else if (ok) pending.resolve(value as never);
-    else pending.reject(errorFromWire(value as WireError));
+    } else if (ok) {
+      const lease = (value as Grant | null)?.lease;
+      if (this.#renewal !== undefined && typeof lease === 'string' && pending.limiter !== undefined) {
+        const id = pending.key === undefined ? pending.limiter : `${pending.limiter}:${pending.key}`;
+        this.#renewal.hold(lease, id, this.#leaseMs.get(id) ?? this.#leaseMs.get(pending.limiter));
+      }
+      pending.resolve(value as never);
+    } else pending.reject(errorFromWire(value as WireError));
   }
 
   /** Fails every waiting call; `terminal`: later calls fail too, else the next one reconnects. */
   #fail(error: CoordinatorUnavailableError, terminal: boolean): void {
     clearTimeout(this.#timer);
+    this.#renewal?.stop();
+    this.#renewal = undefined;
     this.#connection = undefined;
     this.#ready = false;
     this.#queue = [];

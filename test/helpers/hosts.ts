@@ -1,6 +1,6 @@
 /**
- * Separate coordinator processes ("hosts") on one Redis, for multi-host tests and benchmarks:
- * each runs test/fixtures/redis-host.ts, driven over IPC.
+ * Separate coordinator processes ("hosts") on one Redis, for multi-host tests: each runs
+ * test/fixtures/redis-host.ts, driven over IPC, and does its work in cluster forks of its own.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -14,11 +14,16 @@ export interface HostSetup {
   keyPrefix: string;
   cluster?: boolean;
   limiter: LimiterOptions;
+  /** Cluster forks of the host that do the calls. @default 0 */
+  forks?: number;
+  /** Concurrent callers in each fork. @default 1 */
+  inflight?: number;
 }
 
 export interface SaturateResult {
-  grants: number[];
-  errors: number;
+  /** Grant instants of each fork (epoch ms). */
+  grants: number[][];
+  /** The host's counters of the limiter (its forks' calls included). */
   metrics: LimiterMetrics;
 }
 
@@ -29,7 +34,7 @@ export class Host {
     this.child = child;
   }
 
-  /** Forks a host, sets it up, and resolves once it is connected. */
+  /** Forks a host, sets it up, and resolves once it and its forks are connected. */
   static async start(setup: HostSetup): Promise<Host> {
     // A host is a primary of its own: without the marker of a rate-sync parent (see
     // docs/threads-and-forks.md), its IPC channel to the test does not make it a client.
@@ -37,7 +42,7 @@ export class Host {
     const child = fork(FIXTURE, [], { env, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const host = new Host(child);
     try {
-      await host.#ask({ type: 'setup', ...setup }, 'ready');
+      await host.#ask({ type: 'setup', forks: 0, inflight: 1, ...setup }, 'ready');
     } catch (err) {
       host.kill();
       throw err;
@@ -45,8 +50,9 @@ export class Host {
     return host;
   }
 
-  saturate(callers: number, endAt: number): Promise<SaturateResult> {
-    return this.#ask({ type: 'saturate', callers, endAt }, 'done') as Promise<unknown> as Promise<SaturateResult>;
+  /** Every fork of the host acquires back to back until the epoch instant `endAt`. */
+  saturate(endAt: number): Promise<SaturateResult> {
+    return this.#ask({ type: 'saturate', endAt }, 'done') as Promise<unknown> as Promise<SaturateResult>;
   }
 
   async hold(): Promise<number> {

@@ -15,11 +15,19 @@ export const redisSkip: string | false =
     ? false
     : (process.env['RATE_SYNC_TEST_REDIS_SKIP'] ?? 'no Redis for this run (run the suite with `npm test`)');
 
-/** Starts a redis-server of the test's own (e.g. to kill it); stop it in an `after` hook. */
-export function ownRedis(options?: { port?: number; dir?: string; args?: string[] }): Promise<RedisInstance> {
+const started = new Set<RedisInstance>();
+// A test that fails before its own stop() must not leave a daemonized server (or its directory) behind.
+process.once('exit', () => {
+  for (const instance of started) instance.killNow();
+});
+
+/** Starts a redis-server of the test's own (e.g. to kill and restart it); stop it in an `after` hook. */
+export async function ownRedis(options?: { args?: string[] }): Promise<RedisInstance> {
   const server = process.env['RATE_SYNC_TEST_REDIS_SERVER'];
   if (server === undefined) throw new Error('RATE_SYNC_TEST_REDIS_SERVER is not set: run the suite with `npm test`');
-  return startRedis(server, options);
+  const instance = await startRedis(server, options);
+  started.add(instance);
+  return instance;
 }
 
 let prefixes = 0;

@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -23,8 +23,9 @@ test('ratesync check shows the limiters of a valid file', () => {
   assert.match(r.out, /github_api\s+main \(memory\)\s+sliding_window\s+5000 per 3600 s/);
 });
 
-test('ratesync check lists every problem of a bad file and exits 1', () => {
+test('ratesync check lists every problem of a bad file and exits 1', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ratesync-check-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(
     join(dir, 'rate-sync.toml'),
     '[limiters.a]\nstore = "memory"\nrate_per_second = -1\n\n[limiters.b]\nstore = "memory"\nalgorithm = "leaky"\n',
@@ -35,8 +36,9 @@ test('ratesync check lists every problem of a bad file and exits 1', () => {
   assert.match(r.err, /limiters\.b\.algorithm: expected "token_bucket" or "sliding_window", found "leaky"/);
 });
 
-test('ratesync demo: a piscina pool and cluster forks run a batch on one set of quotas, and no API sees a request over quota', () => {
+test('ratesync demo: a piscina pool and cluster forks run a batch on one set of quotas, and no API sees a request over quota', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ratesync-demo-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   // At ×24 OpenAI's 60/min is 60 per 2.5 s: far too little for 375 summaries, however fast the machine.
   const r = ratesync(['demo', '--jobs', '1500', '--speed', '24'], dir);
   assert.equal(r.code, 0, r.err);
@@ -61,8 +63,9 @@ test('ratesync demo: a piscina pool and cluster forks run a batch on one set of 
   assert.match(html, /no quota was exceeded/);
 });
 
-test('ratesync demo --no-report writes no file, and bad options are refused', () => {
+test('ratesync demo --no-report writes no file, and bad options are refused', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ratesync-demo-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const r = ratesync(['demo', '--jobs', '200', '--threads', '0', '--forks', '1', '--no-report'], dir);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /Jobs per worker — cluster fork \d+: 200\./);

@@ -63,7 +63,6 @@ for (const failClosed of [false, true]) {
   test(`Redis killed mid-run and restarted 2 s later (fail_closed = ${failClosed})`, { skip: redisSkip, timeout: 60_000 }, async () => {
     const redis = await ownRedis();
     const { rs, events } = host(redis.url, failClosed);
-    let restarted: Awaited<ReturnType<typeof ownRedis>> | undefined;
     try {
       await (await rs.getLimiter('api')).state();
       const t0 = performance.now();
@@ -72,7 +71,7 @@ for (const failClosed of [false, true]) {
         const killedAt = performance.now();
         await redis.kill();
         await sleep(2000);
-        restarted = await ownRedis({ port: redis.port, dir: redis.dir });
+        await redis.restart();
         return { killedAt, restartedAt: performance.now() };
       })();
       const calls = await load(rs, 16, 300, t0 + 6000);
@@ -102,6 +101,12 @@ for (const failClosed of [false, true]) {
         assert.equal(outage.length, 0, 'fail_closed: nothing granted while Redis was down');
         const refusals = calls.filter((c) => c.outcome === 'unavailable');
         assert.ok(refusals.length > 0 && refusals.every((c) => c.end - c.start < 600), 'refused fast (at most one command timeout)');
+        // The outage does not flood the log: one line when it starts, one when decisions are back.
+        const lines = events.filter((e) => e.event.startsWith('store_error')).map((e) => e.event);
+        console.log(`fail_closed=true: ${refusals.length} refusals logged as ${lines.join(', ')}`);
+        assert.deepEqual(lines.filter((e) => e === 'store_error'), ['store_error']);
+        assert.ok(lines.length <= 3, lines.join(', '));
+        assert.ok(events.some((e) => e.event === 'store_errors_ended' && e.at >= restartedAt), 'the end of the errors is logged');
       } else {
         assert.ok(metrics.fallbackAcquisitions > 0, 'the fallback share was used');
         // The local share: 100/s / 2 expected hosts, burst 4 / 2.
@@ -119,7 +124,6 @@ for (const failClosed of [false, true]) {
     } finally {
       await rs.shutdown();
       await redis.stop();
-      await restarted?.stop();
     }
   });
 }

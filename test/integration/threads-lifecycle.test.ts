@@ -114,19 +114,29 @@ test('grants that cross an abort on the way are returned: no lease leaks under c
   await until('churned', (m) => m.inFlight === 0 && m.waiting === 0);
 });
 
-test('a worker started by another worker is served too, with a warning that its exit cannot be watched', async (t) => {
-  configureLimiter('nested', { store: 'memory', ratePerSecond: 1000, burst: 10 });
-  const warnings: Error[] = [];
-  const onWarning = (warning: Error): void => void warnings.push(warning);
-  process.on('warning', onWarning);
-  t.after(() => process.off('warning', onWarning));
+test('a worker started by another worker renews its own leases: kept while it lives, back after lease_seconds when it dies unseen', async (t) => {
+  configureLimiter('nested', { store: 'memory', maxConcurrent: 2, leaseSeconds: 1 });
+  const limiter = await getLimiter('nested');
   const fleet = new Fleet();
   t.after(() => fleet.close());
-  fleet.thread({ name: 'outer', scenario: 'idle', threads: [{ name: 'inner', scenario: 'work', params: { limiter: 'nested', jobs: 3 } }] });
-  await fleet.next('inner', 'ready', 30_000);
-  fleet.send('inner', { type: 'go' });
-  assert.equal(((await fleet.next('inner', 'done'))['result'] as { grants: number[] }).grants.length, 3);
-  const warning = warnings.find((w) => (w as Error & { code?: string }).code === 'RATE_SYNC_UNWATCHED_THREAD');
-  assert.ok(warning, 'warned');
-  assert.match(warning.message, /was not started by this main thread/);
+  const inner = (name: string) => ({ name, scenario: 'holdAndDie', params: { limiter: 'nested' } });
+  // A thread of a thread of this process, and a thread of a thread of a fork (whose main thread relays).
+  fleet.thread({ name: 'outer', scenario: 'idle', threads: [inner('inner')] });
+  fleet.fork({ name: 'fork', scenario: 'idle', threads: [{ name: 'fork.outer', scenario: 'idle', threads: [inner('fork.inner')] }] });
+  await fleet.all(['inner', 'fork.inner'], 'holding', 30_000);
+
+  // Their leases outlive 2.5 lease periods: each thread renews its own.
+  await sleep(2500);
+  assert.equal(await limiter.tryAcquire({ timeoutMs: 0 }), null, 'both slots still held by the live threads');
+  assert.equal((await limiter.metrics()).inFlight, 2);
+
+  fleet.broadcast(['inner', 'fork.inner'], { type: 'die' });
+  for (const exit of await fleet.all(['inner', 'fork.inner'], 'exit')) assert.equal(exit['code'], 7);
+  const diedAt = performance.now();
+  // Nobody saw them die: their leases come back when they expire, a lease period after the last renewal.
+  const permits = await Promise.all([limiter.acquire({ timeoutMs: 5000 }), limiter.acquire({ timeoutMs: 5000 })]);
+  const backMs = performance.now() - diedAt;
+  t.diagnostic(`leases of the dead unwatched threads back ${backMs.toFixed(0)} ms after they died (lease_seconds 1, renewed every 333 ms)`);
+  assert.ok(backMs >= 300 && backMs <= 2500, `back after ${backMs.toFixed(0)} ms`);
+  for (const p of permits) p.release();
 });
