@@ -290,9 +290,10 @@ describe('exact at any rate through Redis', { skip: redisSkip }, () => {
       const excess = worstExcess(sorted, burst, rate);
       const used = grants.length / (burst + (rate * span) / 1000);
       console.log(`${rate}/s: ${grants.length} grants in ${span.toFixed(0)} ms (${(100 * used).toFixed(1)}% of burst + rate·T), worst window excess ${excess.toFixed(4)}`);
-      // Stamps are Redis decision instants mapped onto this host's clock, which agrees with
-      // Redis's to a few µs here: 20 µs of slack, worth rate × 0.02 ms units (0.1 at 5000/s).
-      assert.ok(excess <= (rate * 0.02) / 1000, `a window holds ${excess} units more than burst + rate·T`);
+      // Stamps are Redis decision instants mapped onto this host's monotonic clock, which drifts
+      // from the wall clock Redis reads by up to ~20 µs on a loaded machine: 50 µs of slack,
+      // worth rate × 0.05 ms units (0.25 at 5000/s). One grant too many is a whole unit.
+      assert.ok(excess <= (rate * 0.05) / 1000, `a window holds ${excess} units more than burst + rate·T`);
       // Not a utilisation test (the two-host test and bench/redis.ts are): only proof that the
       // callers kept the limiter saturated, so the bound was tested, even on a loaded machine.
       assert.ok(used > 0.5, `the limiter was saturated: ${(100 * used).toFixed(1)}%`);
