@@ -8,7 +8,7 @@
  *   ...
  *   await clock.advance(1000); // fires every timer due in the next second, in order
  */
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle, TimerOptions } from './clock.js';
 
 interface FakeTimer {
   readonly at: number;
@@ -41,7 +41,9 @@ export class FakeClock implements Clock {
     return this.#now;
   }
 
-  setTimeout(fn: () => void, ms: number, weak = false): TimerHandle {
+  /** Fake time is exact, so `precise` changes nothing here. */
+  setTimeout(fn: () => void, ms: number, options: TimerOptions = {}): TimerHandle {
+    const weak = options.weak === true;
     const timer: FakeTimer = { at: this.#now + Math.max(0, ms), seq: ++this.#seq, fn, weak, cancelled: false };
     let lo = 0;
     let hi = this.#timers.length;

@@ -534,10 +534,15 @@ export class Coordinator {
     // One-try requests queued while the store was deciding had their try: the key is blocked.
     if (entry.tries > 0) for (const w of entry.queue.live()) if (w.timeoutMs === 0) this.#timeOut(w);
     if (result.retryAfterMs !== Infinity) {
-      entry.timer = this.#clock.setTimeout(() => {
-        entry.timer = undefined;
-        this.#pump(entry);
-      }, Math.max(0, result.retryAfterMs));
+      entry.timer = this.#clock.setTimeout(
+        () => {
+          entry.timer = undefined;
+          this.#pump(entry);
+        },
+        // Counted from the decision, not from now: granting the batch took time.
+        Math.max(0, result.retryAfterMs - (this.#clock.now() - now)),
+        { precise: entry.limiter.preciseWake },
+      );
     }
     return false;
   }

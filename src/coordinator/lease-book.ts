@@ -86,7 +86,7 @@ export class LeaseBook {
     if (this.#timer !== undefined || this.#records.size === 0) return;
     let period = Infinity;
     for (const record of this.#records.values()) period = Math.min(period, leaseMsOf(record) / 3);
-    this.#timer = this.#clock.setTimeout(() => this.#cycle(), period, true);
+    this.#timer = this.#clock.setTimeout(() => this.#cycle(), period, { weak: true });
   }
 
   /** Renews live holders' leases, one store call per key, and forgets the expired ones of the others. */

@@ -56,7 +56,7 @@ export class StoreErrorLog {
     if (failing.limiters.size < MAX_LIMITERS) failing.limiters.add(limiter);
     if (failing.timer === undefined) {
       const due = Math.max(0, failing.lastSummary + this.#summaryMs - now);
-      failing.timer = this.#clock.setTimeout(() => this.#summary(store, failing), due, true);
+      failing.timer = this.#clock.setTimeout(() => this.#summary(store, failing), due, { weak: true });
     }
   }
 

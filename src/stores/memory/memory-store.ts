@@ -101,7 +101,7 @@ export class MemoryStore implements Store {
   }
 
   #scheduleSweep(ms: number): void {
-    this.#sweepTimer = this.#clock.setTimeout(() => this.#sweep(), ms, true);
+    this.#sweepTimer = this.#clock.setTimeout(() => this.#sweep(), ms, { weak: true });
   }
 
   #sweep(): void {
