@@ -10,8 +10,8 @@ export interface TimerOptions {
   weak?: boolean;
   /**
    * Fire as close after the instant as the event loop allows, not up to a millisecond early or
-   * late as Node's timers do. Costs event-loop turns during the last millisecond: only for
-   * waits whose lateness would be lost for good (see `preciseWake` in the coordinator).
+   * late as Node's timers do. Holds the event loop in short sleeps during the last millisecond:
+   * only for waits whose lateness would be lost for good (see `preciseWake` in the coordinator).
    */
   precise?: boolean;
 }

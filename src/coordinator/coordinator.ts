@@ -8,7 +8,7 @@
  * instant — no polling, and only the head is retried, so no thundering herd.
  */
 import { randomBytes } from 'node:crypto';
-import { systemClock, type Clock, type TimerHandle } from '../clock.js';
+import { systemClock, type Clock, type TimerHandle, type TimerOptions } from '../clock.js';
 import type { LimiterConfig, LimiterOverrides, RateSyncConfig } from '../config/types.js';
 import {
   CoordinatorUnavailableError,
@@ -121,6 +121,7 @@ export interface LimiterState {
   readonly waiting: number;
 }
 
+const PRECISE: TimerOptions = Object.freeze({ precise: true });
 const CANCELLED: WireError = Object.freeze({ code: CANCELLED_CODE, message: 'cancelled by the client' });
 
 export class Coordinator {
@@ -541,7 +542,7 @@ export class Coordinator {
         },
         // Counted from the decision, not from now: granting the batch took time.
         Math.max(0, result.retryAfterMs - (this.#clock.now() - now)),
-        { precise: entry.limiter.preciseWake },
+        entry.limiter.preciseWake ? PRECISE : undefined,
       );
     }
     return false;
