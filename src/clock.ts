@@ -77,10 +77,10 @@ function armPrecise(timer: SystemTimer, fn: () => void, dueAt: number): void {
 export const systemClock: Clock = {
   now: () => performance.now(),
   epochOffsetMs: performance.timeOrigin,
-  setTimeout(fn, ms, options = {}) {
+  setTimeout(fn, ms, options) {
     const timer: SystemTimer = {};
-    if (options.precise === true) armPrecise(timer, fn, performance.now() + ms);
-    else arm(timer, fn, Math.max(0, ms), options.weak === true);
+    if (options?.precise === true) armPrecise(timer, fn, performance.now() + ms);
+    else arm(timer, fn, Math.max(0, ms), options?.weak === true);
     return timer;
   },
   clearTimeout(handle) {
